@@ -1,0 +1,271 @@
+package api
+
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/go-playground/validator/v10"
+)
+
+// clientTypes lists the client message types in PROTOCOL.md's order.
+var clientTypes = [...]string{"join", "chat", "pm", "typing", "who", "leave"}
+
+// fieldSlots is implemented by the *Fields structs of validate.go.
+type fieldSlots interface {
+	slot(key []byte) (s **string, b **bool, ok bool)
+}
+
+// DecodeClient decodes one client message. It applies PROTOCOL.md §3a's checks
+// in order and stops at the first that fails:
+//
+//  1. invalid_json: not UTF-8, malformed JSON, valid JSON that is not an
+//     object, or an object with a duplicate key at any depth;
+//  2. invalid_message: type missing or not a string (details: type);
+//  3. unknown_type: type is not join, chat, pm, typing, who or leave;
+//  4. not_joined: joined is false and type is not join;
+//  5. invalid_message: field rules, one detail per bad field (unknown fields,
+//     fields only the server sets, wrong JSON types, names, rooms, text, ref,
+//     ULIDs; on the first join, name is required).
+//
+// Rules that need session state are the server's: a later join's name must be
+// the session's name, and a pm or typing must not be addressed to the sender
+// (FieldError builds those errors).
+//
+// The returned *Error carries the message's ref whenever the message is JSON
+// with a valid top-level ref (including invalid_json for duplicate keys).
+func DecodeClient(b []byte, joined bool) (ClientMessage, *Error) {
+	var s scanner
+	if !s.scan(b) {
+		return nil, &Error{Code: CodeInvalidJSON, Message: invalidJSONMessage(&s)}
+	}
+	ref := s.ref()
+	if s.dup != nil {
+		return nil, &Error{Code: CodeInvalidJSON, Ref: ref,
+			Message: "the key " + quoteShort(string(s.dup)) + " appears twice in one object (byte " + strconv.Itoa(s.dupAt) + ")"}
+	}
+	t, ok := s.lookup("type")
+	if !ok {
+		return nil, &Error{Code: CodeInvalidMessage, Ref: ref, Message: "the message has no type",
+			Details: []Detail{{Field: "type", Problem: "is required"}}}
+	}
+	if t.kind != kindString {
+		return nil, &Error{Code: CodeInvalidMessage, Ref: ref, Message: "the type must be a string",
+			Details: []Detail{{Field: "type", Problem: "must be a string"}}}
+	}
+	typ := unquote(t.raw)
+	if !slices.Contains(clientTypes[:], typ) {
+		return nil, &Error{Code: CodeUnknownType, Ref: ref,
+			Message: "unknown message type " + quoteShort(typ) + "; use join, chat, pm, typing, who or leave"}
+	}
+	if !joined && typ != "join" {
+		return nil, &Error{Code: CodeNotJoined, Ref: ref, Message: "join first: send {\"type\":\"join\",\"name\":…}"}
+	}
+	switch typ {
+	case "join":
+		f := joinFields{First: !joined}
+		if e := fill(&s, typ, &f, ref); e != nil {
+			return nil, e
+		}
+		m := &Join{Name: deref(f.Name), Room: orDefault(f.Room), Token: deref(f.Token), Ref: deref(f.Ref)}
+		if f.Since != nil {
+			m.Since = CanonicalULID(*f.Since)
+		}
+		return m, nil
+	case "chat":
+		var f chatFields
+		if e := fill(&s, typ, &f, ref); e != nil {
+			return nil, e
+		}
+		return &Chat{Room: orDefault(f.Room), Text: *f.Text, Ref: deref(f.Ref)}, nil
+	case "pm":
+		var f pmFields
+		if e := fill(&s, typ, &f, ref); e != nil {
+			return nil, e
+		}
+		return &PM{To: *f.To, Text: *f.Text, Ref: deref(f.Ref)}, nil
+	case "typing":
+		var f typingFields
+		if e := fill(&s, typ, &f, ref); e != nil {
+			return nil, e
+		}
+		m := &Typing{Active: *f.Active, Room: deref(f.Room), To: deref(f.To), Ref: deref(f.Ref)}
+		if m.Room == "" && m.To == "" {
+			m.Room = DefaultRoom
+		}
+		return m, nil
+	case "who":
+		var f roomFields
+		if e := fill(&s, typ, &f, ref); e != nil {
+			return nil, e
+		}
+		return &Who{Room: orDefault(f.Room), Ref: deref(f.Ref)}, nil
+	default: // "leave"
+		var f roomFields
+		if e := fill(&s, typ, &f, ref); e != nil {
+			return nil, e
+		}
+		return &Leave{Room: deref(f.Room), Ref: deref(f.Ref)}, nil
+	}
+}
+
+// PeekRef returns the ref of a message when it is a JSON object with a valid
+// top-level ref, "" otherwise. The server uses it to answer rate_limited
+// without decoding the message.
+func PeekRef(b []byte) string {
+	var s scanner
+	if !s.scan(b) {
+		return ""
+	}
+	return s.ref()
+}
+
+// serverOnly are the fields only the server sets; a client sending them is
+// told so, rather than "unknown field" (nobody can speak as someone else).
+func serverOnly(key string) bool {
+	return key == "from" || key == "id" || key == "ts" || key == "replay"
+}
+
+// fill moves the top-level members into f, checking JSON types and unknown
+// fields, then runs the validator; it returns invalid_message with one detail
+// per bad field, in the order the fields appear in the message.
+func fill(s *scanner, typ string, f fieldSlots, ref string) *Error {
+	var bad []Detail
+	add := func(field, problem string) {
+		for _, d := range bad {
+			if d.Field == field {
+				return
+			}
+		}
+		bad = append(bad, Detail{Field: field, Problem: problem})
+	}
+	for _, m := range s.top {
+		key := string(m.key)
+		if key == "type" {
+			continue
+		}
+		sp, bp, ok := f.slot(m.key)
+		switch {
+		case !ok && serverOnly(key):
+			add(key, "is set by the server; a client cannot send it")
+		case !ok:
+			add(key, "is not a field of a "+typ+" message")
+		case sp != nil && m.kind != kindString:
+			add(key, "must be a string, not "+kindName(m.kind))
+		case bp != nil && m.kind != kindBool:
+			add(key, "must be true or false, not "+kindName(m.kind))
+		case sp != nil:
+			v := unquote(m.raw)
+			*sp = &v
+		default:
+			v := m.raw[0] == 't'
+			*bp = &v
+		}
+	}
+	if err := fieldRules().Struct(f); err != nil {
+		var verrs validator.ValidationErrors
+		if !errors.As(err, &verrs) {
+			// Only programming errors (a nil or non-struct value) get here.
+			panic("api: validating " + typ + ": " + err.Error())
+		}
+		for _, fe := range verrs {
+			add(fe.Field(), problem(fe.Tag(), fe.Field(), fe.Value()))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	// Details follow the message's field order; fields that are missing
+	// (required) come last.
+	pos := func(field string) int {
+		for i, m := range s.top {
+			if string(m.key) == field {
+				return i
+			}
+		}
+		return len(s.top)
+	}
+	slices.SortStableFunc(bad, func(a, b Detail) int { return pos(a.Field) - pos(b.Field) })
+	if ref != "" {
+		if _, ok := s.lookup("ref"); ok && slices.ContainsFunc(bad, func(d Detail) bool { return d.Field == "ref" }) {
+			ref = ""
+		}
+	}
+	var msg strings.Builder
+	msg.WriteString("invalid " + typ + " message: ")
+	for i, d := range bad {
+		if i > 0 {
+			msg.WriteString("; ")
+		}
+		msg.WriteString(quoteShort(d.Field) + " " + d.Problem)
+	}
+	return &Error{Code: CodeInvalidMessage, Message: msg.String(), Ref: ref, Details: bad}
+}
+
+// ref returns the top-level ref when it is a valid one.
+func (s *scanner) ref() string {
+	m, ok := s.lookup("ref")
+	if !ok || m.kind != kindString {
+		return ""
+	}
+	r := unquote(m.raw)
+	if !ValidRef(r) {
+		return ""
+	}
+	return r
+}
+
+func invalidJSONMessage(s *scanner) string {
+	if s.errAt == 0 && strings.HasPrefix(s.err, "a message must") {
+		return s.err
+	}
+	return "the message is not valid JSON: " + s.err + " (byte " + strconv.Itoa(s.errAt) + ")"
+}
+
+func kindName(k jsonKind) string {
+	switch k {
+	case kindString:
+		return "a string"
+	case kindNumber:
+		return "a number"
+	case kindBool:
+		return "a boolean"
+	case kindNull:
+		return "null"
+	case kindObject:
+		return "an object"
+	}
+	return "an array"
+}
+
+// quoteShort quotes s for an error message, cut to 40 code points so that a
+// hostile message does not come back at full length.
+func quoteShort(s string) string {
+	if utf8.RuneCountInString(s) > 40 {
+		n := 0
+		for i := range s {
+			if n == 40 {
+				s = s[:i] + "…"
+				break
+			}
+			n++
+		}
+	}
+	return strconv.Quote(s)
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func orDefault(p *string) string {
+	if p == nil {
+		return DefaultRoom
+	}
+	return *p
+}

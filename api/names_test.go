@@ -1,0 +1,85 @@
+package api
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidName(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"a", true}, {"Alice", true}, {"0day", true}, {"a.b-c_d", true},
+		{strings.Repeat("x", 32), true}, {strings.Repeat("x", 33), false},
+		{"", false}, {"_a", false}, {".a", false}, {"-a", false}, {"a b", false},
+		{"é", false}, {"a@b", false}, {"a\n", false},
+	} {
+		if got := ValidName(tc.in); got != tc.ok {
+			t.Errorf("ValidName(%q) = %v, want %v", tc.in, got, tc.ok)
+		}
+	}
+}
+
+func TestValidRoom(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"lobby", true}, {"0", true}, {"a_b-c", true},
+		{strings.Repeat("r", 64), true}, {strings.Repeat("r", 65), false},
+		{"", false}, {"Lobby", false}, {"a.b", false}, {"_a", false}, {"-a", false}, {"a b", false},
+	} {
+		if got := ValidRoom(tc.in); got != tc.ok {
+			t.Errorf("ValidRoom(%q) = %v, want %v", tc.in, got, tc.ok)
+		}
+	}
+}
+
+func TestValidText(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   string
+		want string // problem, "" when valid
+	}{
+		{"one char", "x", ""},
+		{"empty", "", "must not be empty"},
+		{"4000 multi-byte", strings.Repeat("é", 4000), ""},
+		{"4001 multi-byte", strings.Repeat("é", 4001), "is too long: at most 4000 characters"},
+		{"4000 four-byte", strings.Repeat("😀", 4000), ""},
+		{"spaces", " \t\n\r\v\f", "must contain something besides white space"},
+		{"NEL and NBSP are space", "\u0085\u00a0", "must contain something besides white space"},
+		{"ideographic space", "\u3000", "must contain something besides white space"},
+		{"BOM is not space", "\ufeff", ""},
+		{"ZWSP is not space", "\u200b", ""},
+		{"long blank", strings.Repeat(" ", 4001), "is too long: at most 4000 characters"},
+	} {
+		if got := textProblem(tc.in); got != tc.want {
+			t.Errorf("%s: textProblem = %q, want %q", tc.name, got, tc.want)
+		}
+		if ValidText(tc.in) != (tc.want == "") {
+			t.Errorf("%s: ValidText disagrees with textProblem", tc.name)
+		}
+	}
+}
+
+func TestNameKey(t *testing.T) {
+	for _, tc := range []struct{ a, b string }{
+		{"alice", "alice"}, {"Alice", "alice"}, {"ALICE.9_x", "alice.9_x"}, {"", ""},
+	} {
+		if got := NameKey(tc.a); got != tc.b {
+			t.Errorf("NameKey(%q) = %q, want %q", tc.a, got, tc.b)
+		}
+		if !SameName(tc.a, tc.b) || !SameName(tc.b, tc.a) {
+			t.Errorf("SameName(%q, %q) = false", tc.a, tc.b)
+		}
+	}
+	for _, tc := range []struct{ a, b string }{{"alice", "alicf"}, {"alice", "alic"}, {"a", "@"}} {
+		if SameName(tc.a, tc.b) {
+			t.Errorf("SameName(%q, %q) = true", tc.a, tc.b)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = NameKey("alice") }); n != 0 {
+		t.Errorf("NameKey of a lower-case name allocates %v times", n)
+	}
+}
