@@ -1,8 +1,16 @@
 package api
 
 import (
+	"encoding/json"
+	"io/fs"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/chatd/chatd/schema"
 )
 
 func TestValidName(t *testing.T) {
@@ -81,5 +89,38 @@ func TestNameKey(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = NameKey("alice") }); n != 0 {
 		t.Errorf("NameKey of a lower-case name allocates %v times", n)
+	}
+}
+
+// TestSchemaWhiteSpaceClass proves that the "not only white space" pattern of
+// schema/client.json is exactly unicode.IsSpace, over every code point.
+func TestSchemaWhiteSpaceClass(t *testing.T) {
+	b, err := fs.ReadFile(schema.FS, "client.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Defs struct {
+			Text struct {
+				Pattern string `json:"pattern"`
+			} `json:"text"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	re, err := regexp.Compile(doc.Defs.Text.Pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf [utf8.UTFMax]byte
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if utf16.IsSurrogate(r) {
+			continue
+		}
+		n := utf8.EncodeRune(buf[:], r)
+		if re.Match(buf[:n]) == unicode.IsSpace(r) {
+			t.Errorf("U+%04X: pattern says non-space=%v, unicode.IsSpace=%v", r, re.Match(buf[:n]), unicode.IsSpace(r))
+		}
 	}
 }
