@@ -1,0 +1,335 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Scenarios lists the scenario names in the order "all" runs them.
+var Scenarios = []string{"idle", "fanout", "latency", "rooms", "pm", "churn"}
+
+// Defaults returns options that finish the scenario within two minutes on
+// a two-core machine, for both servers together.
+func Defaults(scenario string) Options {
+	o := Options{
+		Scenario:        scenario,
+		Size:            130,
+		Factor:          1.25,
+		MaxSteps:        16,
+		Refine:          2,
+		Limits:          StepLimits{P99: 50 * time.Millisecond, MinSentFraction: 0.97},
+		Drain:           2 * time.Second,
+		DialConcurrency: 64,
+		SourceIPs:       true,
+		JoinTimeout:     30 * time.Second,
+		Settle:          2 * time.Second,
+		Duration:        3 * time.Second,
+	}
+	switch scenario {
+	case "idle":
+		o.Conns = 5000
+	case "fanout":
+		o.Conns, o.Senders, o.Rate = 1000, 10, 100
+	case "latency":
+		o.Conns, o.Senders, o.Rate, o.Duration = 2, 1, 10, 20*time.Second
+	case "rooms":
+		o.Conns, o.Rate = 1000, 2000
+	case "pm":
+		o.Conns, o.Rate = 1000, 2000
+	case "churn":
+		o.Conns, o.Rooms, o.Duration = 16, 4, 10*time.Second
+	}
+	return o
+}
+
+// Result is everything one scenario measured on one server.
+type Result struct {
+	Scenario string    `json:"scenario"`
+	Server   string    `json:"server"`
+	Started  time.Time `json:"started"`
+	Conns    int       `json:"conns"`
+	Senders  int       `json:"senders,omitempty"`
+	Rooms    int       `json:"rooms,omitempty"`
+	Size     int       `json:"size_bytes"`
+	Rate     float64   `json:"rate,omitempty"`
+	Duration float64   `json:"duration_s"`
+
+	// Stepped scenarios (fanout, rooms, pm).
+	Steps            []Step  `json:"steps,omitempty"`
+	Best             *Step   `json:"best,omitempty"`
+	DeliveriesPerSec float64 `json:"deliveries_per_s,omitempty"`
+
+	// latency: the sender's round trip, and every member's delivery.
+	RTT      *Summary `json:"rtt,omitempty"`
+	Delivery *Summary `json:"delivery,omitempty"`
+
+	Memory *MemoryResult `json:"memory,omitempty"`
+	Churn  *ChurnResult  `json:"churn,omitempty"`
+
+	// Missing and Extra compare, per connection, deliveries received with
+	// deliveries owed over the whole run; both 0 means every message reached
+	// every member exactly once.
+	Missing    int64  `json:"missing"`
+	Extra      int64  `json:"extra"`
+	Errors     int64  `json:"errors"`
+	FirstError string `json:"first_error,omitempty"`
+	Foreign    int64  `json:"foreign,omitempty"`
+}
+
+// MemoryResult is the idle scenario's measurement.
+type MemoryResult struct {
+	Conns             int       `json:"conns"`
+	ConnectSeconds    float64   `json:"connect_s"`
+	Empty             MemSample `json:"empty"`
+	Loaded            MemSample `json:"loaded"`
+	RSSPerConnKiB     float64   `json:"rss_kib_per_conn"`
+	HeapPerConnKiB    float64   `json:"heap_kib_per_conn"`
+	StackPerConnKiB   float64   `json:"stack_kib_per_conn"`
+	GoroutinesPerConn float64   `json:"goroutines_per_conn"`
+}
+
+// ChurnResult is the churn scenario's measurement.
+type ChurnResult struct {
+	Workers      int     `json:"workers"`
+	Cycles       int64   `json:"cycles"`
+	Failures     int64   `json:"failures"`
+	CyclesPerSec float64 `json:"cycles_per_s"`
+	Cycle        Summary `json:"cycle"`
+}
+
+// Run runs o.Scenario against t, dialing with dial.
+func Run(ctx context.Context, o Options, t *Target, dial Dialer) (*Result, error) {
+	if o.Names == "" {
+		o.Names = "b" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36) + "-"
+	}
+	p := newPool(&o, t, dial)
+	res := &Result{Scenario: o.Scenario, Server: t.Name, Started: time.Now().UTC(), Conns: o.Conns,
+		Senders: o.Senders, Rooms: o.Rooms, Size: o.Size, Rate: o.Rate, Duration: o.Duration.Seconds()}
+	var err error
+	switch o.Scenario {
+	case "idle":
+		err = p.idle(ctx, res)
+	case "fanout":
+		err = p.fanout(ctx, res)
+	case "latency":
+		err = p.latency(ctx, res)
+	case "rooms":
+		err = p.rooms(ctx, res)
+	case "pm":
+		err = p.pm(ctx, res)
+	case "churn":
+		err = p.churn(ctx, res)
+	default:
+		return nil, fmt.Errorf("unknown scenario %q (want one of %v)", o.Scenario, Scenarios)
+	}
+	p.closeAll()
+	res.Missing, res.Extra = p.accounting()
+	res.Errors = p.st.errors.Load()
+	res.Foreign = p.st.foreign.Load()
+	if e := p.st.firstErr.Load(); e != nil {
+		res.FirstError = *e
+	}
+	return res, err
+}
+
+func (p *pool) idle(ctx context.Context, res *Result) error {
+	if p.target.Memory == nil {
+		return fmt.Errorf("idle: cannot measure the memory of %s", p.target.Name)
+	}
+	rooms := p.o.Rooms
+	if rooms <= 0 {
+		rooms = (p.o.Conns + 49) / 50
+	}
+	res.Rooms = rooms
+	empty, err := p.target.Memory(ctx)
+	if err != nil {
+		return fmt.Errorf("idle: empty server: %w", err)
+	}
+	start := time.Now()
+	if err := p.connect(ctx, p.o.Conns, func(i int) string { return "idle-" + strconv.Itoa(i%rooms) }); err != nil {
+		return err
+	}
+	connectTime := time.Since(start)
+	p.progress("%d connections joined in %.1fs; settling", p.o.Conns, connectTime.Seconds())
+	select {
+	case <-time.After(p.o.Settle):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	loaded, err := p.target.Memory(ctx)
+	if err != nil {
+		return fmt.Errorf("idle: loaded server: %w", err)
+	}
+	n := p.o.Conns
+	res.Memory = &MemoryResult{
+		Conns: n, ConnectSeconds: connectTime.Seconds(), Empty: empty, Loaded: loaded,
+		RSSPerConnKiB:     PerConn(loaded.RSS, empty.RSS, n),
+		HeapPerConnKiB:    PerConn(loaded.HeapInuse, empty.HeapInuse, n),
+		StackPerConnKiB:   PerConn(loaded.StackInuse, empty.StackInuse, n),
+		GoroutinesPerConn: float64(loaded.Goroutines-empty.Goroutines) / float64(n),
+	}
+	if p.o.Hook != nil {
+		p.o.Hook(ctx, "loaded")
+	}
+	return nil
+}
+
+func (p *pool) fanout(ctx context.Context, res *Result) error {
+	if err := p.connect(ctx, p.o.Conns, func(int) string { return "fanout" }); err != nil {
+		return err
+	}
+	p.quiet(ctx)
+	senders := p.clients[:min(max(p.o.Senders, 1), len(p.clients))]
+	res.Steps, res.Best = p.stepped(ctx, senders, p.roomChat)
+	if res.Best != nil {
+		res.DeliveriesPerSec = res.Best.DeliveriesPerSec
+	}
+	return nil
+}
+
+func (p *pool) rooms(ctx context.Context, res *Result) error {
+	rooms := p.o.Rooms
+	if rooms <= 0 {
+		rooms = max(1, p.o.Conns/5)
+	}
+	res.Rooms = rooms
+	if err := p.connect(ctx, p.o.Conns, func(i int) string { return "room-" + strconv.Itoa(i%rooms) }); err != nil {
+		return err
+	}
+	p.quiet(ctx)
+	res.Steps, res.Best = p.stepped(ctx, p.sendersOrAll(), p.roomChat)
+	if res.Best != nil {
+		res.DeliveriesPerSec = res.Best.DeliveriesPerSec
+	}
+	return nil
+}
+
+func (p *pool) pm(ctx context.Context, res *Result) error {
+	if p.o.Conns < 2 {
+		return fmt.Errorf("pm needs at least 2 connections")
+	}
+	// Small rooms keep the join storm linear; the pms ignore rooms.
+	if err := p.connect(ctx, p.o.Conns, func(i int) string { return "pm-" + strconv.Itoa(i/5) }); err != nil {
+		return err
+	}
+	p.quiet(ctx)
+	res.Steps, res.Best = p.stepped(ctx, p.sendersOrAll(), p.privateMessage)
+	if res.Best != nil {
+		res.DeliveriesPerSec = res.Best.DeliveriesPerSec
+	}
+	return nil
+}
+
+func (p *pool) sendersOrAll() []*client {
+	if p.o.Senders > 0 && p.o.Senders < len(p.clients) {
+		return p.clients[:p.o.Senders]
+	}
+	return p.clients
+}
+
+// quiet gives the join events of the setup time to arrive, so the first
+// step does not measure the tail of the join storm.
+func (p *pool) quiet(ctx context.Context) {
+	select {
+	case <-time.After(500 * time.Millisecond):
+	case <-ctx.Done():
+	}
+}
+
+func (p *pool) latency(ctx context.Context, res *Result) error {
+	if err := p.connect(ctx, max(p.o.Conns, 1), func(int) string { return "quiet" }); err != nil {
+		return err
+	}
+	p.quiet(ctx)
+	p.st.delivery.Snapshot(true)
+	p.st.rtt.Snapshot(true)
+	senders := p.clients[:min(max(p.o.Senders, 1), len(p.clients))]
+	stop := p.ticker(func() {
+		h := p.st.rtt.Snapshot(false)
+		p.progress("%d round trips, p99 %d µs", h.TotalCount(), h.ValueAtQuantile(99))
+	})
+	endHook := p.hook(ctx, "load")
+	p.pace(ctx, senders, p.o.Rate, p.o.Duration, p.roomChat, true)
+	p.drain(ctx, p.expected.Load(), p.st.now(), p.o.Drain)
+	endHook()
+	stop()
+	rtt, del := Summarize(p.st.rtt.Snapshot(false)), Summarize(p.st.delivery.Snapshot(false))
+	res.RTT, res.Delivery = &rtt, &del
+	return nil
+}
+
+// churn runs Conns workers, each repeating connect → join → chat (and wait
+// for its own copy) → leave (and wait for the server's Close 1000) until
+// Duration has passed.
+func (p *pool) churn(ctx context.Context, res *Result) error {
+	rooms := max(p.o.Rooms, 1)
+	res.Rooms = rooms
+	cycleLat := NewRecorder()
+	var cycles, failures, next atomic.Int64
+	deadline := time.Now().Add(p.o.Duration)
+	stop := p.ticker(func() {
+		p.progress("%d cycles, %d failures", cycles.Load(), failures.Load())
+	})
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < max(p.o.Conns, 1); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				idx := int(next.Add(1))
+				t0 := time.Now()
+				if err := p.cycle(ctx, idx, "churn-"+strconv.Itoa(w%rooms)); err != nil {
+					failures.Add(1)
+					p.st.fail(err.Error())
+					continue
+				}
+				cycleLat.Record(w, time.Since(t0))
+				cycles.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	stop()
+	elapsed := time.Since(start)
+	res.Churn = &ChurnResult{Workers: max(p.o.Conns, 1), Cycles: cycles.Load(), Failures: failures.Load(),
+		CyclesPerSec: float64(cycles.Load()) / elapsed.Seconds(), Cycle: Summarize(cycleLat.Snapshot(false))}
+	return nil
+}
+
+// cycle is one churn session. The client is not kept in the pool: its
+// deliveries are checked here, by waiting for them.
+func (p *pool) cycle(ctx context.Context, idx int, room string) error {
+	c, err := p.open(ctx, idx, room)
+	if err != nil {
+		return err
+	}
+	defer c.shutdown()
+	sc := &scratch{}
+	sc.text = appendText(nil, p.st.now(), c.idx, 0, textLenFor(p.o.Size, room))
+	if err := c.ws.WriteText(appendChat(nil, room, sc.text)); err != nil {
+		return fmt.Errorf("%s: chat: %w", c.name, err)
+	}
+	if err := c.waitFor(ctx, c.echo, p.o.JoinTimeout, "own chat"); err != nil {
+		return err
+	}
+	c.leaving.Store(true)
+	if err := c.ws.WriteText([]byte(`{"type":"leave"}`)); err != nil {
+		return fmt.Errorf("%s: leave: %w", c.name, err)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(p.o.JoinTimeout):
+		return fmt.Errorf("%s: no close after leave within %v", c.name, p.o.JoinTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if code := c.closeCode(); code != 1000 {
+		return fmt.Errorf("%s: leave ended with close code %d (%v), want 1000", c.name, code, c.err)
+	}
+	return nil
+}
