@@ -204,10 +204,17 @@ func fill(s *scanner, typ string, f fieldSlots, ref string) *Error {
 	return &Error{Code: CodeInvalidMessage, Message: msg.String(), Ref: ref, Details: bad}
 }
 
-// ref returns the top-level ref when it is a valid one.
+// ref returns the top-level ref when there is exactly one and it is valid.
 func (s *scanner) ref() string {
-	m, ok := s.lookup("ref")
-	if !ok || m.kind != kindString {
+	var m member
+	n := 0
+	for _, t := range s.top {
+		if string(t.key) == "ref" {
+			m, n = t, n+1
+		}
+	}
+	// Two refs (a duplicate key) leave no way to tell which one was meant.
+	if n != 1 || m.kind != kindString {
 		return ""
 	}
 	r := unquote(m.raw)
