@@ -55,7 +55,10 @@ func DecodeClient(b []byte, joined bool) (ClientMessage, *Error) {
 		return nil, &Error{Code: CodeInvalidMessage, Ref: ref, Message: "the type must be a string",
 			Details: []Detail{{Field: "type", Problem: "must be a string"}}}
 	}
-	typ := unquote(t.raw)
+	typ := clientType(t.raw)
+	if typ == "" {
+		typ = unquote(t.raw) // escaped ("\u0063hat" is chat) or unknown
+	}
 	if !slices.Contains(clientTypes[:], typ) {
 		return nil, &Error{Code: CodeUnknownType, Ref: ref,
 			Message: "unknown message type " + quoteShort(typ) + "; use join, chat, pm, typing, who or leave"}
@@ -111,6 +114,17 @@ func DecodeClient(b []byte, joined bool) (ClientMessage, *Error) {
 	}
 }
 
+// clientType returns the type named by a string member's raw value without
+// allocating, "" when it is not one of clientTypes (or is escaped).
+func clientType(raw []byte) string {
+	for _, t := range clientTypes {
+		if len(raw) == len(t)+2 && string(raw[1:len(raw)-1]) == t {
+			return t
+		}
+	}
+	return ""
+}
+
 // PeekRef returns the ref of a message when it is a JSON object with a valid
 // top-level ref, "" otherwise. The server uses it to answer rate_limited
 // without decoding the message.
@@ -128,40 +142,67 @@ func serverOnly(key string) bool {
 	return key == "from" || key == "id" || key == "ts" || key == "replay"
 }
 
+// fieldStore holds the decoded values the *Fields pointers point at: one
+// allocation per message rather than one per field. A message has at most
+// five string fields and one boolean.
+type fieldStore struct {
+	s [5]string
+	n int
+	b bool
+}
+
+// maxDetails caps the details of one error: a message has at most six real
+// fields, and a 64 KiB message of thousands of junk fields must not make the
+// server write back a far larger error (the message says how many were left out).
+const maxDetails = 32
+
 // fill moves the top-level members into f, checking JSON types and unknown
 // fields, then runs the validator; it returns invalid_message with one detail
-// per bad field, in the order the fields appear in the message.
+// per bad field, in the order the fields appear in the message (fields that
+// are missing come last). It is linear in the number of members.
 func fill(s *scanner, typ string, f fieldSlots, ref string) *Error {
-	var bad []Detail
-	add := func(field, problem string) {
-		for _, d := range bad {
-			if d.Field == field {
-				return
-			}
-		}
-		bad = append(bad, Detail{Field: field, Problem: problem})
+	type bad struct {
+		Detail
+		pos int
 	}
-	for _, m := range s.top {
-		key := string(m.key)
-		if key == "type" {
+	var found []bad
+	total := 0
+	var store *fieldStore
+	add := func(pos int, field, problem string) {
+		total++
+		if len(found) < maxDetails {
+			found = append(found, bad{Detail{Field: field, Problem: problem}, pos})
+		}
+	}
+	for i, m := range s.top {
+		if string(m.key) == "type" {
 			continue
 		}
 		sp, bp, ok := f.slot(m.key)
 		switch {
-		case !ok && serverOnly(key):
-			add(key, "is set by the server; a client cannot send it")
+		case !ok && serverOnly(string(m.key)):
+			add(i, string(m.key), "is set by the server; a client cannot send it")
 		case !ok:
-			add(key, "is not a field of a "+typ+" message")
+			add(i, string(m.key), "is not a field of a "+typ+" message")
 		case sp != nil && m.kind != kindString:
-			add(key, "must be a string, not "+kindName(m.kind))
+			add(i, string(m.key), "must be a string, not "+kindName(m.kind))
 		case bp != nil && m.kind != kindBool:
-			add(key, "must be true or false, not "+kindName(m.kind))
+			add(i, string(m.key), "must be true or false, not "+kindName(m.kind))
 		case sp != nil:
-			v := unquote(m.raw)
-			*sp = &v
+			// One backing array for every string field of the message
+			// (at most five are known), instead of one box per field.
+			if store == nil {
+				store = new(fieldStore)
+			}
+			store.s[store.n] = unquote(m.raw)
+			*sp = &store.s[store.n]
+			store.n++
 		default:
-			v := m.raw[0] == 't'
-			*bp = &v
+			if store == nil {
+				store = new(fieldStore)
+			}
+			store.b = m.raw[0] == 't'
+			*bp = &store.b
 		}
 	}
 	if err := fieldRules().Struct(f); err != nil {
@@ -171,37 +212,39 @@ func fill(s *scanner, typ string, f fieldSlots, ref string) *Error {
 			panic("api: validating " + typ + ": " + err.Error())
 		}
 		for _, fe := range verrs {
-			add(fe.Field(), problem(fe.Tag(), fe.Field(), fe.Value()))
+			// A field whose JSON type was wrong was never filled in; the
+			// validator then says "required", which is not news.
+			if slices.ContainsFunc(found, func(b bad) bool { return b.Field == fe.Field() }) {
+				continue
+			}
+			pos := len(s.top)
+			for i, m := range s.top {
+				if string(m.key) == fe.Field() {
+					pos = i
+					break
+				}
+			}
+			add(pos, fe.Field(), problem(fe.Tag(), fe.Field(), fe.Value()))
 		}
 	}
-	if len(bad) == 0 {
+	if total == 0 {
 		return nil
 	}
-	// Details follow the message's field order; fields that are missing
-	// (required) come last.
-	pos := func(field string) int {
-		for i, m := range s.top {
-			if string(m.key) == field {
-				return i
-			}
-		}
-		return len(s.top)
-	}
-	slices.SortStableFunc(bad, func(a, b Detail) int { return pos(a.Field) - pos(b.Field) })
-	if ref != "" {
-		if _, ok := s.lookup("ref"); ok && slices.ContainsFunc(bad, func(d Detail) bool { return d.Field == "ref" }) {
-			ref = ""
-		}
-	}
+	slices.SortStableFunc(found, func(a, b bad) int { return a.pos - b.pos })
+	details := make([]Detail, len(found))
 	var msg strings.Builder
 	msg.WriteString("invalid " + typ + " message: ")
-	for i, d := range bad {
+	for i, b := range found {
+		details[i] = b.Detail
 		if i > 0 {
 			msg.WriteString("; ")
 		}
-		msg.WriteString(quoteShort(d.Field) + " " + d.Problem)
+		msg.WriteString(quoteShort(b.Field) + " " + b.Problem)
 	}
-	return &Error{Code: CodeInvalidMessage, Message: msg.String(), Ref: ref, Details: bad}
+	if total > len(found) {
+		msg.WriteString("; and " + strconv.Itoa(total-len(found)) + " more bad fields")
+	}
+	return &Error{Code: CodeInvalidMessage, Message: msg.String(), Ref: ref, Details: details}
 }
 
 // ref returns the top-level ref when there is exactly one and it is valid.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -108,6 +109,26 @@ func TestDecodeClientErrors(t *testing.T) {
 				t.Errorf("Error() = %q", got)
 			}
 		})
+	}
+}
+
+// TestDecodeClientCapsDetails: thousands of junk fields get a bounded answer.
+func TestDecodeClientCapsDetails(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"type":"who","ref":"r"`)
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&b, `,"f%d":0`, i)
+	}
+	b.WriteString("}")
+	_, err := DecodeClient([]byte(b.String()), true)
+	if err == nil || err.Code != CodeInvalidMessage || err.Ref != "r" {
+		t.Fatalf("DecodeClient = %v", err)
+	}
+	if len(err.Details) != maxDetails || err.Details[0].Field != "f0" || err.Details[maxDetails-1].Field != fmt.Sprintf("f%d", maxDetails-1) {
+		t.Errorf("%d details, first %q", len(err.Details), err.Details[0].Field)
+	}
+	if want := fmt.Sprintf("and %d more bad fields", 5000-maxDetails); !strings.HasSuffix(err.Message, want) {
+		t.Errorf("message ends %q, want %q", err.Message[len(err.Message)-40:], want)
 	}
 }
 

@@ -48,7 +48,9 @@ type scanner struct {
 	dupAt int
 	err   string // first syntax error, "" when none
 	errAt int
-	buf   [8]member
+	// Backing arrays: a typical envelope needs no allocation for these.
+	buf     [8]member
+	keysBuf [16][]byte
 }
 
 // scan checks b and fills s.top. It returns false for anything that is not a
@@ -56,6 +58,7 @@ type scanner struct {
 func (s *scanner) scan(b []byte) bool {
 	s.b, s.i = b, 0
 	s.top = s.buf[:0]
+	s.keys = s.keysBuf[:0]
 	if !utf8.Valid(b) {
 		s.fail("the message is not valid UTF-8")
 		return false
@@ -465,6 +468,9 @@ func (s *scanner) hex4() rune {
 
 // unquote returns the content of a string member's raw value.
 func unquote(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1])
+	}
 	var s scanner
 	s.b = raw
 	v, _ := s.str(true)
