@@ -1,0 +1,152 @@
+package wire
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// pair is a server and a client Conn over loopback TCP.
+type pair struct {
+	srv, cli *Conn
+}
+
+// newPair starts an httptest server whose handler hands its Conn to the
+// test, dials it and returns both ends; cleanup closes everything.
+func newPair(t testing.TB, aopts *AcceptOptions, dopts *DialOptions) pair {
+	t.Helper()
+	ch := make(chan *Conn, 1)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r, aopts)
+		if err != nil {
+			return
+		}
+		wg.Add(1)
+		defer wg.Done()
+		ch <- c
+		<-done
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cli, _, err := Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http"), dopts)
+	if err != nil {
+		close(done)
+		ts.Close()
+		t.Fatalf("Dial: %v", err)
+	}
+	srv := <-ch
+	t.Cleanup(func() {
+		cli.CloseNow()
+		srv.CloseNow()
+		close(done)
+		wg.Wait()
+		ts.Close()
+	})
+	return pair{srv: srv, cli: cli}
+}
+
+func TestEchoBothDirections(t *testing.T) {
+	sizes := []int{0, 1, 125, 126, 1000, 65535, 65536, 100000, 4 << 20}
+	for _, compress := range []bool{false, true} {
+		var aopts AcceptOptions
+		var dopts DialOptions
+		if compress {
+			aopts.Compression = &CompressionOptions{}
+			dopts.Compression = &CompressionOptions{}
+		}
+		p := newPair(t, &aopts, &dopts)
+		if p.srv.CompressionEnabled() != compress || p.cli.CompressionEnabled() != compress {
+			t.Fatalf("compression negotiated: server %v client %v, want %v", p.srv.CompressionEnabled(), p.cli.CompressionEnabled(), compress)
+		}
+		for _, n := range sizes {
+			msg := bytes.Repeat([]byte("abcdefgh"), n/8+1)[:n]
+			for _, dir := range []struct {
+				name     string
+				from, to *Conn
+			}{{"client→server", p.cli, p.srv}, {"server→client", p.srv, p.cli}} {
+				errc := make(chan error, 1)
+				go func() { errc <- dir.from.WriteMessage(TextMessage, msg) }()
+				typ, got, err := dir.to.ReadMessage()
+				if err != nil {
+					t.Fatalf("compress=%v %s %d bytes: read: %v", compress, dir.name, n, err)
+				}
+				if werr := <-errc; werr != nil {
+					t.Fatalf("write: %v", werr)
+				}
+				if typ != TextMessage || !bytes.Equal(got, msg) {
+					t.Fatalf("compress=%v %s %d bytes: got type %v, %d bytes", compress, dir.name, n, typ, len(got))
+				}
+			}
+		}
+	}
+}
+
+func TestNextWriterFragmentsAndStreams(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		var aopts AcceptOptions
+		var dopts DialOptions
+		if compress {
+			aopts.Compression = &CompressionOptions{}
+			dopts.Compression = &CompressionOptions{}
+		}
+		p := newPair(t, &aopts, &dopts)
+		msg := bytes.Repeat([]byte("0123456789abcdef"), 10000) // 160 KB: several fragments
+		errc := make(chan error, 1)
+		go func() {
+			w, err := p.cli.NextWriter(BinaryMessage)
+			if err != nil {
+				errc <- err
+				return
+			}
+			for rest := msg; len(rest) > 0; {
+				n := min(len(rest), 7000)
+				if _, err := w.Write(rest[:n]); err != nil {
+					errc <- err
+					return
+				}
+				rest = rest[n:]
+			}
+			errc <- w.Close()
+		}()
+		typ, r, err := p.srv.NextReader()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if typ != BinaryMessage || !bytes.Equal(got, msg) {
+			t.Fatalf("compress=%v: got %v %d bytes", compress, typ, len(got))
+		}
+	}
+}
+
+func TestCloseHandshake(t *testing.T) {
+	p := newPair(t, nil, nil)
+	readErr := make(chan error, 1)
+	go func() {
+		_, _, err := p.srv.ReadMessage()
+		readErr <- err
+	}()
+	if err := p.cli.Close(StatusNormalClosure, "bye"); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	err := <-readErr
+	var ce *CloseError
+	if !errors.As(err, &ce) || ce.Code != StatusNormalClosure || ce.Reason != "bye" {
+		t.Fatalf("server read error = %v, want close 1000 bye", err)
+	}
+}

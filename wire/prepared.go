@@ -1,0 +1,172 @@
+package wire
+
+import (
+	"errors"
+	"net"
+	"sync"
+)
+
+// PreparedMessage is a message encoded once for many connections: the
+// frame bytes are built when it is created (and the compressed variant the
+// first time a compressing connection needs it), so broadcasting it to
+// thousands of server connections costs no encoding and no allocation per
+// recipient. Client connections, which must mask every frame with a fresh
+// key, mask a copy per write. A PreparedMessage is safe for concurrent use.
+type PreparedMessage struct {
+	t       MessageType
+	payload []byte
+	plain   []byte // unmasked frame: header + payload
+
+	once       sync.Once
+	compressed []byte // unmasked frame with RSV1, or nil when not worth it
+	cpayload   []byte // compressed payload inside compressed
+}
+
+// NewPreparedMessage builds the frame for a message of type t carrying
+// payload (which it copies).
+func NewPreparedMessage(t MessageType, payload []byte) (*PreparedMessage, error) {
+	if t != TextMessage && t != BinaryMessage {
+		return nil, errors.New("wire: NewPreparedMessage: type must be TextMessage or BinaryMessage")
+	}
+	h := header{fin: true, op: opcode(t), length: int64(len(payload))}
+	var hb [maxHeaderLen]byte
+	n := putHeader(hb[:], h)
+	frame := make([]byte, n+len(payload))
+	copy(frame, hb[:n])
+	copy(frame[n:], payload)
+	return &PreparedMessage{t: t, payload: frame[n:], plain: frame}, nil
+}
+
+// Len returns the size in bytes of the uncompressed frame, for queue
+// accounting.
+func (m *PreparedMessage) Len() int { return len(m.plain) }
+
+// compressedFrame returns the compressed frame, built on first use with
+// no context (so any connection that negotiated no-context-takeover for
+// its sending side can use it), or nil when compression does not shrink
+// the message.
+func (m *PreparedMessage) compressedFrame() []byte {
+	m.once.Do(func() {
+		var a appender
+		if err := statelessCompress(&a, m.payload); err != nil {
+			return
+		}
+		p := trimTail(a.b)
+		if len(p) >= len(m.payload) {
+			return
+		}
+		h := header{fin: true, rsv: rsv1, op: opcode(m.t), length: int64(len(p))}
+		var hb [maxHeaderLen]byte
+		n := putHeader(hb[:], h)
+		frame := make([]byte, n+len(p))
+		copy(frame, hb[:n])
+		copy(frame[n:], p)
+		m.compressed, m.cpayload = frame, frame[n:]
+	})
+	return m.compressed
+}
+
+// frameFor picks the variant c may send: the shared compressed frame when
+// c compresses each message on its own with a full window, else the plain
+// one. A connection that keeps compression context cannot use a frame
+// compressed without it (its peer's window would fall out of step), so it
+// gets the plain frame.
+func (m *PreparedMessage) frameFor(c *Conn) (frame, payload []byte, rsv byte) {
+	st := &c.pmd
+	if st.enabled && !st.writeTakeover && st.writeBits == 15 && len(m.payload) >= st.threshold {
+		if f := m.compressedFrame(); f != nil {
+			return f, m.cpayload, rsv1
+		}
+	}
+	return m.plain, m.payload, 0
+}
+
+// WritePrepared sends m. It is safe from any goroutine and waits for a
+// message being written with NextWriter to finish.
+func (c *Conn) WritePrepared(m *PreparedMessage) error {
+	frame, payload, rsv := m.frameFor(c)
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	if c.client {
+		return c.writeFrame(opcode(m.t), true, rsv, payload)
+	}
+	c.wmu.Lock()
+	defer c.unlockWrite()
+	if c.closing.Load() {
+		return errWriteClosed
+	}
+	if c.werr != nil {
+		return c.werr
+	}
+	_, err := c.nc.Write(frame)
+	return c.setWriteErr(err)
+}
+
+// WriteBatch sends several prepared messages with one writev system call
+// (on TCP), the cheapest way to drain a connection's outbound queue.
+func (c *Conn) WriteBatch(ms []*PreparedMessage) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	if c.client {
+		for _, m := range ms {
+			_, payload, rsv := m.frameFor(c)
+			if err := c.writeFrame(opcode(m.t), true, rsv, payload); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	c.wmu.Lock()
+	defer c.unlockWrite()
+	if c.closing.Load() {
+		return errWriteClosed
+	}
+	if c.werr != nil {
+		return c.werr
+	}
+	if _, ok := c.nc.(*net.TCPConn); !ok {
+		// Without writev (TLS, pipes) each buffer would be its own
+		// write (and TLS record): coalesce into pooled buffers instead.
+		return c.setWriteErr(c.writeCoalesced(ms))
+	}
+	c.batch = c.batch[:0]
+	for _, m := range ms {
+		f, _, _ := m.frameFor(c)
+		c.batch = append(c.batch, f)
+	}
+	c.wbufs = c.batch
+	_, err := c.wbufs.WriteTo(c.nc)
+	clear(c.batch)
+	c.batch = c.batch[:0]
+	return c.setWriteErr(err)
+}
+
+func (c *Conn) writeCoalesced(ms []*PreparedMessage) error {
+	buf := getBuf()
+	defer putBuf(buf)
+	b := (*buf)[:0]
+	for _, m := range ms {
+		f, _, _ := m.frameFor(c)
+		if len(b)+len(f) > cap(b) && len(b) > 0 {
+			if _, err := c.nc.Write(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
+		if len(f) > cap(b) {
+			if _, err := c.nc.Write(f); err != nil {
+				return err
+			}
+			continue
+		}
+		b = append(b, f...)
+	}
+	if len(b) > 0 {
+		_, err := c.nc.Write(b)
+		return err
+	}
+	return nil
+}
