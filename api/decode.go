@@ -37,9 +37,10 @@ type fieldSlots interface {
 // The returned *Error carries the message's ref whenever the message is JSON
 // with a valid top-level ref (including invalid_json for duplicate keys).
 func DecodeClient(b []byte, joined bool) (ClientMessage, *Error) {
-	var s scanner
+	s := getScanner()
+	defer putScanner(s)
 	if !s.scan(b) {
-		return nil, &Error{Code: CodeInvalidJSON, Message: invalidJSONMessage(&s)}
+		return nil, &Error{Code: CodeInvalidJSON, Message: invalidJSONMessage(s)}
 	}
 	ref := s.ref()
 	if s.dup != nil {
@@ -69,7 +70,7 @@ func DecodeClient(b []byte, joined bool) (ClientMessage, *Error) {
 	switch typ {
 	case "join":
 		f := joinFields{First: !joined}
-		if e := fill(&s, typ, &f, ref); e != nil {
+		if e := fill(s, typ, &f, ref); e != nil {
 			return nil, e
 		}
 		m := &Join{Name: deref(f.Name), Room: orDefault(f.Room), Token: deref(f.Token), Ref: deref(f.Ref)}
@@ -79,19 +80,19 @@ func DecodeClient(b []byte, joined bool) (ClientMessage, *Error) {
 		return m, nil
 	case "chat":
 		var f chatFields
-		if e := fill(&s, typ, &f, ref); e != nil {
+		if e := fill(s, typ, &f, ref); e != nil {
 			return nil, e
 		}
 		return &Chat{Room: orDefault(f.Room), Text: *f.Text, Ref: deref(f.Ref)}, nil
 	case "pm":
 		var f pmFields
-		if e := fill(&s, typ, &f, ref); e != nil {
+		if e := fill(s, typ, &f, ref); e != nil {
 			return nil, e
 		}
 		return &PM{To: *f.To, Text: *f.Text, Ref: deref(f.Ref)}, nil
 	case "typing":
 		var f typingFields
-		if e := fill(&s, typ, &f, ref); e != nil {
+		if e := fill(s, typ, &f, ref); e != nil {
 			return nil, e
 		}
 		m := &Typing{Active: *f.Active, Room: deref(f.Room), To: deref(f.To), Ref: deref(f.Ref)}
@@ -101,13 +102,13 @@ func DecodeClient(b []byte, joined bool) (ClientMessage, *Error) {
 		return m, nil
 	case "who":
 		var f roomFields
-		if e := fill(&s, typ, &f, ref); e != nil {
+		if e := fill(s, typ, &f, ref); e != nil {
 			return nil, e
 		}
 		return &Who{Room: orDefault(f.Room), Ref: deref(f.Ref)}, nil
 	default: // "leave"
 		var f roomFields
-		if e := fill(&s, typ, &f, ref); e != nil {
+		if e := fill(s, typ, &f, ref); e != nil {
 			return nil, e
 		}
 		return &Leave{Room: deref(f.Room), Ref: deref(f.Ref)}, nil
@@ -129,7 +130,8 @@ func clientType(raw []byte) string {
 // top-level ref, "" otherwise. The server uses it to answer rate_limited
 // without decoding the message.
 func PeekRef(b []byte) string {
-	var s scanner
+	s := getScanner()
+	defer putScanner(s)
 	if !s.scan(b) {
 		return ""
 	}

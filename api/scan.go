@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -51,6 +52,19 @@ type scanner struct {
 	// Backing arrays: a typical envelope needs no allocation for these.
 	buf     [8]member
 	keysBuf [16][]byte
+}
+
+// scanners are reused: a scanner with its backing arrays is about 1 KiB,
+// and it escapes to the heap (s.top points into s.buf).
+var scanners = sync.Pool{New: func() any { return new(scanner) }}
+
+func getScanner() *scanner { return scanners.Get().(*scanner) }
+
+// putScanner clears s, so that the pool holds no reference to a message,
+// and returns it to the pool.
+func putScanner(s *scanner) {
+	*s = scanner{}
+	scanners.Put(s)
 }
 
 // scan checks b and fills s.top. It returns false for anything that is not a
