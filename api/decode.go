@@ -49,11 +49,11 @@ func DecodeClient(b []byte, joined bool) (ClientMessage, *Error) {
 	}
 	t, ok := s.lookup("type")
 	if !ok {
-		return nil, &Error{Code: CodeInvalidMessage, Ref: ref, Message: "the message has no type",
+		return nil, &Error{Code: CodeInvalidMessage, Ref: ref, Message: `the message has no "type": every message is an object like {"type":"chat","text":"hi"}`,
 			Details: []Detail{{Field: "type", Problem: "is required"}}}
 	}
 	if t.kind != kindString {
-		return nil, &Error{Code: CodeInvalidMessage, Ref: ref, Message: "the type must be a string",
+		return nil, &Error{Code: CodeInvalidMessage, Ref: ref, Message: `"type" must be a string, such as "chat"`,
 			Details: []Detail{{Field: "type", Problem: "must be a string"}}}
 	}
 	typ := clientType(t.raw)
@@ -65,7 +65,7 @@ func DecodeClient(b []byte, joined bool) (ClientMessage, *Error) {
 			Message: "unknown message type " + quoteShort(typ) + "; use join, chat, pm, typing, who or leave"}
 	}
 	if !joined && typ != "join" {
-		return nil, &Error{Code: CodeNotJoined, Ref: ref, Message: "join first: send {\"type\":\"join\",\"name\":…}"}
+		return nil, &Error{Code: CodeNotJoined, Ref: ref, Message: `join first: send {"type":"join","name":"your-name"}`}
 	}
 	switch typ {
 	case "join":
@@ -271,9 +271,9 @@ func (s *scanner) ref() string {
 
 func invalidJSONMessage(s *scanner) string {
 	if s.errAt == 0 && strings.HasPrefix(s.err, "a message must") {
-		return s.err
+		return s.err + `, such as {"type":"chat","text":"hi"}`
 	}
-	return "the message is not valid JSON: " + s.err + " (byte " + strconv.Itoa(s.errAt) + ")"
+	return "the message is not valid JSON: " + s.err + " (byte " + strconv.Itoa(s.errAt) + "); send one JSON object per message"
 }
 
 func kindName(k jsonKind) string {
