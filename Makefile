@@ -40,9 +40,10 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-## bench: Go benchmarks of the hot paths
+## bench: Go benchmarks of the hot paths, then a short chatbench pass of every scenario against chatd and the gorilla baseline
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./cmd/chatbench --scenario all --baseline --quick
 
 ## lint: gofmt and go vet (staticcheck when installed)
 lint:

@@ -33,6 +33,8 @@ type config struct {
 	sameSourceIP    bool
 	dialConcurrency int
 	client          string
+	quick           bool
+	selfProfile     string
 
 	// Child modes (hidden): serve one server on listen until stdin closes.
 	serve        string
@@ -83,6 +85,8 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.IntVar(&c.profileSeconds, "profile-seconds", 10, "length of the CPU profile; keep it shorter than the load")
 	fs.BoolVar(&c.sameSourceIP, "no-source-spread", false, "dial from the default source address instead of 127.0.0.2–254")
 	fs.IntVar(&c.dialConcurrency, "dial-concurrency", 64, "connections being opened at once")
+	fs.BoolVar(&c.quick, "quick", false, "short pass for make bench: 1 s steps, 5 s latency, 3 s churn, 2000 idle conns")
+	fs.StringVar(&c.selfProfile, "self-profile", "", "write a CPU profile of chatbench itself (the load generator) to this file")
 	fs.StringVar(&c.client, "client", "wire", `client WebSocket implementation: "wire" (the project's) or "gorilla" (a cross-check)`)
 	fs.StringVar(&c.listen, "serve-chatd", "", "child mode: serve chatd on this address")
 	fs.StringVar(&c.listen, "serve-baseline", "", "child mode: serve the baseline on this address")
@@ -167,6 +171,9 @@ func normalizeServerURL(s string) (string, error) {
 // options are the scenario's defaults with the flags that were given.
 func (c *config) options(scenario string) bench.Options {
 	o := bench.Defaults(scenario)
+	if c.quick {
+		o = bench.Quick(o)
+	}
 	set := func(name string, f func()) {
 		if c.changed(name) {
 			f()
@@ -178,9 +185,11 @@ func (c *config) options(scenario string) bench.Options {
 	set("size", func() { o.Size = c.size })
 	set("rate", func() { o.Rate = c.rate })
 	set("duration", func() { o.Duration = c.duration })
-	o.Factor, o.MaxSteps, o.Refine = c.factor, c.maxSteps, c.refine
+	set("step", func() { o.Factor = c.factor })
+	set("max-steps", func() { o.MaxSteps = c.maxSteps })
+	set("refine", func() { o.Refine = c.refine })
+	set("drain", func() { o.Drain = c.drain })
 	o.Limits.P99 = c.p99
-	o.Drain = c.drain
 	o.SourceIPs = !c.sameSourceIP
 	o.DialConcurrency = c.dialConcurrency
 	return o

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,6 +33,23 @@ type machine struct {
 	Kernel    string `json:"kernel,omitempty"`
 	CPUModel  string `json:"cpu_model,omitempty"`
 	NoFile    uint64 `json:"rlimit_nofile"`
+	// The machine is shared: a load average above the CPU count at the
+	// start or end means the numbers were taken with less than the whole
+	// machine.
+	LoadAvgStart string `json:"loadavg_start"`
+	LoadAvgEnd   string `json:"loadavg_end"`
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // runBench runs the scenarios against chatd (and the baseline), prints the
@@ -55,8 +73,20 @@ func runBench(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if c.selfProfile != "" {
+		f, err := os.Create(c.selfProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	pr := newProgress(stderr)
 	rep := &report{Started: time.Now().UTC(), Command: os.Args, Machine: describeMachine(nofile)}
+	fmt.Fprintf(stderr, "chatbench: %d CPUs, load average %s at start\n", rep.Machine.CPUs, rep.Machine.LoadAvgStart)
 	var failed []string
 	for _, sc := range scenarios {
 		for _, name := range servers {
@@ -74,6 +104,7 @@ func runBench(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 			}
 		}
 	}
+	rep.Machine.LoadAvgEnd = loadAvg()
 	rep.Ratios = bench.RatioLines(rep.Results)
 	if c.jsonFile != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")
@@ -187,7 +218,7 @@ func raiseNoFile(need int, stderr io.Writer) uint64 {
 }
 
 func describeMachine(nofile uint64) machine {
-	m := machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), NoFile: nofile}
+	m := machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), NoFile: nofile, LoadAvgStart: loadAvg()}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
 	}

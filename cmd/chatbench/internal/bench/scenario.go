@@ -46,6 +46,26 @@ func Defaults(scenario string) Options {
 	return o
 }
 
+// Quick shortens o for a smoke pass of every scenario on both servers in
+// about two minutes (make bench): the numbers are rougher, not different.
+func Quick(o Options) Options {
+	o.Drain = time.Second
+	o.MaxSteps = 10
+	o.Refine = 1
+	o.Settle = time.Second
+	switch o.Scenario {
+	case "idle":
+		o.Conns = 2000
+	case "latency":
+		o.Duration = 5 * time.Second
+	case "churn":
+		o.Duration = 3 * time.Second
+	default:
+		o.Duration = time.Second
+	}
+	return o
+}
+
 // Result is everything one scenario measured on one server.
 type Result struct {
 	Scenario string    `json:"scenario"`

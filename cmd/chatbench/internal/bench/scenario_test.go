@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatd/chatd/cmd/chatbench/internal/baseline"
+	"github.com/chatd/chatd/server"
 )
 
 // startBaseline serves the baseline in-process on 127.0.0.1.
@@ -27,6 +28,29 @@ func startBaseline(t *testing.T) *Target {
 		ts.Close()
 	})
 	return inProcessTarget("baseline", ts.URL)
+}
+
+// startChatd serves chatd in-process on 127.0.0.1 with chatbench's
+// configuration (rate limit lifted).
+func startChatd(t *testing.T) *Target {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	cfg.RatePerSec, cfg.RateBurst, cfg.FloodLimit = 1e6, 1<<20, 1<<20
+	s, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("chatd shutdown: %v", err)
+		}
+		ts.CloseClientConnections()
+		ts.Close()
+	})
+	return inProcessTarget("chatd", ts.URL)
 }
 
 // inProcessTarget measures the test process itself: the numbers mean
@@ -100,7 +124,11 @@ func checkSteps(t *testing.T, r *Result) {
 	}
 }
 
-func TestScenariosBaseline(t *testing.T) {
+// TestScenarios runs every scenario against both servers, each time
+// checking that the counts add up: every message sent reached every member
+// it was owed to, exactly once. The baseline is also driven through
+// gorilla's client, so a fault in the project's own client cannot hide.
+func TestScenarios(t *testing.T) {
 	tests := []struct {
 		scenario string
 		check    scenarioCheck
@@ -153,18 +181,29 @@ func TestScenariosBaseline(t *testing.T) {
 			}
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.scenario, func(t *testing.T) {
-			target := startBaseline(t)
-			r, err := Run(context.Background(), testOptions(tt.scenario), target, GorillaDialer())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Missing != 0 || r.Extra != 0 || r.Errors != 0 || r.Foreign != 0 {
-				t.Errorf("missing %d, extra %d, errors %d (%s), foreign %d", r.Missing, r.Extra, r.Errors, r.FirstError, r.Foreign)
-			}
-			tt.check(t, r)
-		})
+	servers := []struct {
+		name   string
+		start  func(*testing.T) *Target
+		dialer Dialer
+	}{
+		{"chatd/wire", startChatd, WireDialer()},
+		{"baseline/wire", startBaseline, WireDialer()},
+		{"baseline/gorilla", startBaseline, GorillaDialer()},
+	}
+	for _, srv := range servers {
+		for _, tt := range tests {
+			t.Run(srv.name+"/"+tt.scenario, func(t *testing.T) {
+				target := srv.start(t)
+				r, err := Run(context.Background(), testOptions(tt.scenario), target, srv.dialer)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Missing != 0 || r.Extra != 0 || r.Errors != 0 || r.Foreign != 0 {
+					t.Errorf("missing %d, extra %d, errors %d (%s), foreign %d", r.Missing, r.Extra, r.Errors, r.FirstError, r.Foreign)
+				}
+				tt.check(t, r)
+			})
+		}
 	}
 }
 
