@@ -226,7 +226,7 @@ func fill(s *scanner, typ string, f fieldSlots, ref string) *Error {
 					break
 				}
 			}
-			add(pos, fe.Field(), problem(fe.Tag(), fe.Field(), fe.Value()))
+			add(pos, fe.Field(), problem(fe.Tag(), fe.Value()))
 		}
 	}
 	if total == 0 {

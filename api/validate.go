@@ -140,7 +140,7 @@ func validToken(s string) bool {
 }
 
 // problem words a failed validator tag for people.
-func problem(tag, field string, value any) string {
+func problem(tag string, value any) string {
 	switch tag {
 	case "required":
 		return "is required"

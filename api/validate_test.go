@@ -39,15 +39,15 @@ func TestFieldRules(t *testing.T) {
 
 func TestProblemWording(t *testing.T) {
 	for _, tag := range []string{"required", "required_if", "excluded_with", "name", "room", "text", "ref", "ulid", "token"} {
-		p := problem(tag, "f", "")
+		p := problem(tag, "")
 		if p == "" || strings.Contains(p, "("+tag+")") {
 			t.Errorf("tag %s has no wording of its own: %q", tag, p)
 		}
 	}
-	if p := problem("text", "text", strings.Repeat("x", 4001)); p != "is too long: at most 4000 characters" {
+	if p := problem("text", strings.Repeat("x", 4001)); p != "is too long: at most 4000 characters" {
 		t.Errorf("text problem for a long text: %q", p)
 	}
-	if p := problem("mystery", "f", nil); !strings.Contains(p, "mystery") {
+	if p := problem("mystery", nil); !strings.Contains(p, "mystery") {
 		t.Errorf("unknown tag wording %q does not name the tag", p)
 	}
 }
