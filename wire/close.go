@@ -198,6 +198,12 @@ func (c *Conn) awaitPeerClose() {
 		c.closeRecvd = true
 		c.closeMu.Unlock()
 	}
+	if c.readErr == nil {
+		c.closeMu.Lock()
+		sent := c.closeSent
+		c.closeMu.Unlock()
+		c.readErr = &CloseError{Code: sent.Code, Reason: sent.Reason}
+	}
 	c.finishClose()
 }
 

@@ -257,7 +257,10 @@ func (o *CompressionOptions) clientOffer() string {
 	if o.ContextTakeover {
 		return extPMD + "; client_max_window_bits"
 	}
-	return extPMD + "; server_no_context_takeover; client_no_context_takeover; client_max_window_bits"
+	// We reset our own compressor per message anyway; saying so lets the
+	// server drop its dictionary for us. Whether the server keeps its
+	// context is its choice: we keep a dictionary only if it does.
+	return extPMD + "; client_no_context_takeover; client_max_window_bits"
 }
 
 // negotiateClient checks the server's answer against our offer and returns
@@ -301,9 +304,6 @@ func (o *CompressionOptions) negotiateClient(resp []extension) (pmdState, error)
 			return pmdState{}, errors.New("server answered permessage-deflate with an invalid " + p.name)
 		}
 		seen[idx] = true
-	}
-	if !o.ContextTakeover && !serverNoCtx {
-		return pmdState{}, errors.New("server did not accept server_no_context_takeover")
 	}
 	st.readTakeover = !serverNoCtx
 	st.writeTakeover = o.ContextTakeover && !clientNoCtx
