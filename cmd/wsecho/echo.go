@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 
 	"github.com/chatd/chatd/wire"
 )
@@ -18,6 +20,11 @@ import (
 type echoHandler struct {
 	opts *wire.AcceptOptions
 	log  *slog.Logger
+
+	mu       sync.Mutex
+	conns    map[*wire.Conn]struct{}
+	draining bool
+	wg       sync.WaitGroup
 }
 
 func newEchoHandler(maxMessage int64, log *slog.Logger) *echoHandler {
@@ -27,24 +34,69 @@ func newEchoHandler(maxMessage int64, log *slog.Logger) *echoHandler {
 			Compression: &wire.CompressionOptions{ContextTakeover: true},
 			ReadLimit:   maxMessage,
 		},
-		log: log,
+		log:   log,
+		conns: make(map[*wire.Conn]struct{}),
 	}
 }
 
 func (h *echoHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	if h.draining {
+		h.mu.Unlock()
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	defer h.wg.Done()
+
 	c, err := wire.Accept(w, r, h.opts)
 	if err != nil {
 		h.log.Info("handshake refused", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	defer c.CloseNow()
+	h.mu.Lock()
+	h.conns[c] = struct{}{}
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.conns, c)
+		h.mu.Unlock()
+		c.CloseNow()
+	}()
 	err = echo(c)
 	h.log.Debug("connection ended", "remote", r.RemoteAddr, "code", wire.CloseStatus(err), "err", err)
 }
 
+// shutdown refuses new connections, closes the open ones with 1001 and waits
+// for their handlers until ctx ends.
+func (h *echoHandler) shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.draining = true
+	for c := range h.conns {
+		// Close waits for the peer's answer (bounded): do them all at once.
+		go c.Close(wire.StatusGoingAway, "shutdown")
+	}
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		h.mu.Lock()
+		for c := range h.conns {
+			c.CloseNow()
+		}
+		h.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
 // echo copies messages back until the connection ends, and returns the
-// error that ended it. A failed write closes the connection with 1011
-// (it can only be a broken socket, which the read side reports as well).
+// error that ended it. A write that fails for another reason than the
+// connection closing ends it with 1011.
 func echo(c *wire.Conn) error {
 	for {
 		t, r, err := c.NextReader()

@@ -57,8 +57,9 @@ func run(args []string) error {
 }
 
 // serve runs the echo server on ln until ctx ends, then shuts down: it stops
-// accepting and gives running handlers a few seconds to finish.
-func serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+// accepting, closes open WebSocket connections with 1001 and waits (at most
+// 5 s) for their handlers.
+func serve(ctx context.Context, ln net.Listener, h *echoHandler, log *slog.Logger) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -71,7 +72,7 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	err := srv.Shutdown(sctx) // stops the listener; hijacked connections are ours
 	<-errc
-	return err
+	return errors.Join(err, h.shutdown(sctx))
 }
