@@ -32,8 +32,9 @@ func (s *session) handleJoin(m *api.Join) {
 		s.mu.Unlock()
 		s.joined = true
 		s.srv.registerName(s)
-		// From now on the idle timeout applies: every byte read extends it.
-		_ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.IdleTimeout))
+		// From now on the idle timeout applies instead of the join timeout:
+		// every byte read extends it.
+		_ = s.conn.SetReadDeadline(time.Time{})
 		s.conn.SetIdleTimeout(s.srv.cfg.IdleTimeout)
 		s.sendWelcome()
 	} else if m.Name != "" && !s.isSelf(m.Name) {

@@ -1,0 +1,314 @@
+package server
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatd/chatd/wire"
+)
+
+// rawConn is a hand-driven WebSocket client for the cases a well-behaved
+// client library cannot produce: stalling mid-frame, never answering pings,
+// odd handshakes.
+type rawConn struct {
+	t  *testing.T
+	nc net.Conn
+	br *bufio.Reader
+}
+
+// rawHandshake sends an upgrade request with extra header lines and returns
+// the response status, headers and (for refusals) body.
+func rawHandshake(t *testing.T, url string, extra ...string) (*rawConn, *http.Response, string) {
+	t.Helper()
+	host := strings.TrimPrefix(url, "http://")
+	nc, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	req := "GET /ws HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	for _, h := range extra {
+		req += h + "\r\n"
+	}
+	if _, err := io.WriteString(nc, req+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := ""
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+	}
+	return &rawConn{t: t, nc: nc, br: br}, resp, body
+}
+
+// writeFrame sends one masked frame (with a zero mask key, which leaves the
+// payload as is), or only its first cut bytes when cut > 0.
+func (c *rawConn) writeFrame(op byte, payload string, cut int) {
+	c.t.Helper()
+	b := []byte{0x80 | op}
+	switch n := len(payload); {
+	case n < 126:
+		b = append(b, 0x80|byte(n))
+	default:
+		b = append(b, 0x80|126, byte(n>>8), byte(n))
+	}
+	b = append(b, 0, 0, 0, 0)
+	b = append(b, payload...)
+	if cut > 0 {
+		b = b[:cut]
+	}
+	if _, err := c.nc.Write(b); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// frame reads one server frame.
+func (c *rawConn) frame() (op byte, payload []byte, err error) {
+	var h [2]byte
+	if _, err = io.ReadFull(c.br, h[:]); err != nil {
+		return 0, nil, err
+	}
+	n := int(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var x [2]byte
+		if _, err = io.ReadFull(c.br, x[:]); err != nil {
+			return 0, nil, err
+		}
+		n = int(binary.BigEndian.Uint16(x[:]))
+	case 127:
+		var x [8]byte
+		if _, err = io.ReadFull(c.br, x[:]); err != nil {
+			return 0, nil, err
+		}
+		n = int(binary.BigEndian.Uint64(x[:]))
+	}
+	payload = make([]byte, n)
+	_, err = io.ReadFull(c.br, payload)
+	return h[0] & 0x0f, payload, err
+}
+
+// closeFrame reads (without answering pings) until the server's close frame.
+func (c *rawConn) closeFrame(within time.Duration) (wire.StatusCode, string) {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(within))
+	for {
+		op, p, err := c.frame()
+		if err != nil {
+			c.t.Fatalf("no close frame: %v", err)
+		}
+		if op == 0x8 {
+			if len(p) < 2 {
+				return 1005, ""
+			}
+			return wire.StatusCode(binary.BigEndian.Uint16(p)), string(p[2:])
+		}
+	}
+}
+
+func TestHandshakeRules(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.AllowedOrigins = []string{"https://chat.example.com"} })
+	host := strings.TrimPrefix(ts.url, "http://")
+	cases := []struct {
+		name       string
+		headers    []string
+		wantStatus int
+		wantProto  string
+		wantBody   string
+	}{
+		{"chat.v1 offered is selected", []string{"Sec-WebSocket-Protocol: foo, chat.v1"}, 101, "chat.v1", ""},
+		{"nothing offered is served anyway", nil, 101, "", ""},
+		{"only others offered", []string{"Sec-WebSocket-Protocol: foo, bar"}, 400, "", "chat.v1"},
+		{"same origin", []string{"Origin: http://" + host}, 101, "", ""},
+		{"same host but https origin on plain http", []string{"Origin: https://" + host}, 403, "", "allowed-origins"},
+		{"allow-listed origin", []string{"Origin: https://chat.example.com"}, 101, "", ""},
+		{"foreign origin", []string{"Origin: https://evil.example"}, 403, "", "evil.example"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, resp, body := rawHandshake(t, ts.url, c.headers...)
+			if resp.StatusCode != c.wantStatus || resp.Header.Get("Sec-WebSocket-Protocol") != c.wantProto ||
+				!strings.Contains(body, c.wantBody) {
+				t.Errorf("got %d protocol %q body %q; want %d %q containing %q", resp.StatusCode,
+					resp.Header.Get("Sec-WebSocket-Protocol"), body, c.wantStatus, c.wantProto, c.wantBody)
+			}
+		})
+	}
+}
+
+// TestJoinTimeoutIsNotExtended keeps sending messages that are not a
+// successful join; the join timeout must close the connection anyway.
+func TestJoinTimeoutIsNotExtended(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.JoinTimeout = 300 * time.Millisecond })
+	cl := ts.dial(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			msgs := []string{`{"type":"who"}`, `not json`, `{"type":"join","name":"-bad-"}`}
+			if cl.conn.WriteMessage(wire.TextMessage, []byte(msgs[i%len(msgs)])) != nil {
+				return
+			}
+		}
+	}()
+	if code, reason := cl.closed(); code != 1008 || reason != "join_timeout" {
+		t.Errorf("closed with %d %q, want 1008 join_timeout", code, reason)
+	}
+}
+
+// TestIdleTimeout covers a client that goes silent and one that stalls in
+// the middle of a frame: both are idle, and both are closed with 1001.
+func TestIdleTimeout(t *testing.T) {
+	cases := []struct {
+		name  string
+		stall func(c *rawConn)
+	}{
+		{"silent", func(*rawConn) {}},
+		{"stalled inside a frame", func(c *rawConn) { c.writeFrame(0x1, `{"type":"chat","text":"never finished"}`, 10) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ts := startServer(t, func(c *Config) {
+				c.IdleTimeout = 400 * time.Millisecond
+				c.PingInterval = 100 * time.Millisecond
+			})
+			watcher := ts.dial(t)
+			watcher.send(`{"type":"join","name":"watcher"}`)
+			watcher.expect(map[string]any{"type": "welcome"})
+			watcher.expect(map[string]any{"type": "presence"})
+			watcher.expect(map[string]any{"type": "join"})
+
+			rc, resp, _ := rawHandshake(t, ts.url)
+			if resp.StatusCode != 101 {
+				t.Fatalf("handshake: %d", resp.StatusCode)
+			}
+			rc.writeFrame(0x1, `{"type":"join","name":"sleepy"}`, 0)
+			c.stall(rc)
+			// rc never answers the pings it is sent.
+			if code, reason := rc.closeFrame(10 * time.Second); code != 1001 || reason != "idle_timeout" {
+				t.Errorf("closed with %d %q, want 1001 idle_timeout", code, reason)
+			}
+			watcher.expect(map[string]any{"type": "join", "from": "sleepy"})
+			watcher.expect(map[string]any{"type": "leave", "from": "sleepy", "reason": "timeout"})
+		})
+	}
+}
+
+// TestFlood sends past the rate limit: each refused message gets
+// rate_limited with its ref and is dropped, and more than FloodLimit
+// refusals within the window close the connection.
+func TestFlood(t *testing.T) {
+	clock := NewFakeClock() // the limiter's time stands still: no token refills
+	ts := startServer(t, func(c *Config) {
+		c.Clock = clock
+		c.RatePerSec, c.RateBurst = 1, 3
+		c.FloodLimit = 5
+	})
+	cl := ts.dial(t)
+	cl.send(`{"type":"join","name":"flooder"}`) // token 1
+	cl.expect(map[string]any{"type": "welcome"})
+	cl.expect(map[string]any{"type": "presence"})
+	cl.expect(map[string]any{"type": "join"})
+	cl.send(`{"type":"chat","text":"one","ref":"a"}`) // token 2
+	cl.send(`{"type":"chat","text":"two","ref":"b"}`) // token 3
+	cl.expect(map[string]any{"type": "chat", "text": "one"})
+	cl.expect(map[string]any{"type": "chat", "text": "two"})
+	for i := range 5 {
+		ref := fmt.Sprint("r", i)
+		cl.send(`{"type":"chat","text":"dropped","ref":"` + ref + `"}`)
+		cl.expect(map[string]any{"type": "error", "code": "rate_limited", "ref": ref})
+	}
+	cl.send(`not even json`) // refusal 6 > FloodLimit
+	if code, reason := cl.closed(); code != 1008 || reason != "rate_limited" {
+		t.Errorf("closed with %d %q, want 1008 rate_limited", code, reason)
+	}
+}
+
+func TestBinaryIsRefused(t *testing.T) {
+	ts := startServer(t, nil)
+	cl := ts.dial(t)
+	if err := cl.conn.WriteMessage(wire.BinaryMessage, []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if code, reason := cl.closed(); code != 1003 || reason != "binary_unsupported" {
+		t.Errorf("closed with %d %q, want 1003 binary_unsupported", code, reason)
+	}
+}
+
+// TestSlowConsumer: a member that stops reading is closed with 1008
+// slow_consumer once its queue would overflow; the sender is never held up,
+// and the slow member got every message up to the close, in order.
+func TestSlowConsumer(t *testing.T) {
+	const queue = 64 << 10
+	ts := startServer(t, func(c *Config) {
+		c.QueueBytes = queue
+		c.MaxMessageBytes = 8 << 10
+		c.RatePerSec, c.RateBurst = 1e6, 1e6
+	})
+	fast, slow := ts.dial(t), ts.dialPaused(t)
+	fast.send(`{"type":"join","name":"fast"}`)
+	fast.expect(map[string]any{"type": "welcome"})
+	fast.expect(map[string]any{"type": "presence"})
+	fast.expect(map[string]any{"type": "join"})
+	slow.send(`{"type":"join","name":"slow"}`)
+	fast.expect(map[string]any{"type": "join", "from": "slow"})
+
+	// slow has read nothing since it connected. Socket buffers absorb a few MB before
+	// the server's queue starts to fill, so send well beyond that.
+	text := strings.Repeat("x", 3000)
+	sent := 0
+	for ts.m.slowConsumersValue() == 0 {
+		if sent == 20000 {
+			t.Fatal("20000 messages sent and the slow member was not closed")
+		}
+		fast.send(fmt.Sprintf(`{"type":"chat","text":"%05d%s"}`, sent, text))
+		sent++
+		// fast's own copies keep coming: the slow member does not stall it.
+		fast.expect(map[string]any{"type": "chat", "from": "fast"})
+	}
+	if hw := ts.highWater.Load(); hw > queue {
+		t.Errorf("queue high-water mark %d above the %d bound", hw, queue)
+	}
+	// Now slow reads: every chat up to the close, in order, then 1008.
+	slow.resume()
+	got := 0
+	for {
+		b, err := slow.nextRaw()
+		if err != nil {
+			if code, reason := wireClose(err); code != 1008 || reason != "slow_consumer" {
+				t.Fatalf("slow member's read ended with %v, want close 1008 slow_consumer", err)
+			}
+			break
+		}
+		if !strings.Contains(string(b), `"type":"chat"`) {
+			continue // its welcome, presence, join and fast's join
+		}
+		if want := fmt.Sprintf(`"text":"%05d`, got); !strings.Contains(string(b), want) {
+			t.Fatalf("message %d: %.60s…, want %s", got, b, want)
+		}
+		got++
+	}
+	if got == 0 || got >= sent {
+		t.Errorf("slow member read %d of %d messages before its close", got, sent)
+	}
+	fast.expect(map[string]any{"type": "leave", "from": "slow", "reason": "disconnected"})
+}
