@@ -57,6 +57,7 @@ type model struct {
 	typing  map[string]typist // key: "#room/NAMEKEY" or "@/NAMEKEY" (pm to me)
 	state   string            // "" when connected; "reconnecting…" otherwise
 	cmds    chan<- Command
+	stop    <-chan struct{} // closed when the program has ended
 	now     func() time.Time
 	closing bool
 	done    bool // the session's events have all arrived: quit once printed
@@ -68,12 +69,12 @@ type model struct {
 	flushing bool
 }
 
-func newModel(s *client.Session, f *Formatter, cfg Config, cmds chan<- Command) model {
+func newModel(s *client.Session, f *Formatter, cfg Config, cmds chan<- Command, stop <-chan struct{}) model {
 	ti := textinput.New()
 	ti.Cursor.SetMode(cursor.CursorStatic)
 	ti.CharLimit = 4000
 	ti.Focus()
-	m := model{s: s, f: f, input: ti, me: s.Name(), typing: map[string]typist{}, cmds: cmds, now: time.Now}
+	m := model{s: s, f: f, input: ti, me: s.Name(), typing: map[string]typist{}, cmds: cmds, stop: stop, now: time.Now}
 	if len(cfg.Rooms) > 0 {
 		m.current = cfg.Rooms[0]
 	}
@@ -89,11 +90,24 @@ func (m *model) setPrompt() {
 	m.input.Prompt = p
 }
 
-func tick() tea.Cmd {
-	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
+// tick wakes the model every second to expire typing indicators. Unlike
+// tea.Tick it ends as soon as the program does (stop is closed), so no timer
+// goroutine outlives RunTerminal.
+func (m model) tick() tea.Cmd {
+	stop := m.stop
+	return func() tea.Msg {
+		t := time.NewTimer(time.Second)
+		defer t.Stop()
+		select {
+		case now := <-t.C:
+			return tickMsg(now)
+		case <-stop:
+			return nil
+		}
+	}
 }
 
-func (m model) Init() tea.Cmd { return tea.Batch(textinput.Blink, tick()) }
+func (m model) Init() tea.Cmd { return tea.Batch(textinput.Blink, m.tick()) }
 
 func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
@@ -145,7 +159,7 @@ func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				delete(m.typing, k)
 			}
 		}
-		return m, tick()
+		return m, m.tick()
 	case quitMsg:
 		return m.quit()
 	case closedMsg:
@@ -358,7 +372,8 @@ func contains(list []string, s string) bool {
 func RunTerminal(ctx context.Context, s *client.Session, cfg Config, in io.Reader, out io.Writer) int {
 	f := NewFormatter(out, cfg.Color)
 	cmds := make(chan Command, 64)
-	p := tea.NewProgram(newModel(s, f, cfg, cmds), tea.WithInput(in), tea.WithOutput(out), tea.WithoutSignalHandler())
+	stopTicks := make(chan struct{})
+	p := tea.NewProgram(newModel(s, f, cfg, cmds, stopTicks), tea.WithInput(in), tea.WithOutput(out), tea.WithoutSignalHandler())
 
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -389,6 +404,7 @@ func RunTerminal(ctx context.Context, s *client.Session, cfg Config, in io.Reade
 	defer stop()
 
 	_, err := p.Run()
+	close(stopTicks)
 	close(cmds)
 	lost := s.Err()
 	_ = s.Close()
