@@ -37,6 +37,7 @@ import (
 
 	"github.com/chatd/chatd/api"
 	"github.com/chatd/chatd/schema"
+	"github.com/chatd/chatd/server/web"
 	"github.com/chatd/chatd/wire"
 )
 
@@ -237,7 +238,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
 // serveIndex serves the browser client's page.
 func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 	setPageHeaders(w)
-	b, err := fs.ReadFile(webFS, "index.html")
+	b, err := fs.ReadFile(web.FS, "index.html")
 	if err != nil {
 		http.Error(w, "index.html missing from the embedded client", http.StatusInternalServerError)
 		return
@@ -248,7 +249,7 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 
 // staticFiles serves the rest of the browser client (scripts, styles).
 func (s *Server) staticFiles() http.Handler {
-	files := http.FileServerFS(webFS)
+	files := http.FileServerFS(web.FS)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageHeaders(w)
 		files.ServeHTTP(w, r)
