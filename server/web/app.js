@@ -212,7 +212,7 @@ function closeNameDialog() {
 
 dialog.addEventListener('cancel', (ev) => {
   // Without a name there is nothing to go back to.
-  if (!conn.online) ev.preventDefault();
+  if (conn.state === State.IDLE || conn.state === State.STOPPED) ev.preventDefault();
 });
 
 $('name-form').addEventListener('submit', (ev) => {
@@ -231,7 +231,11 @@ $('name-form').addEventListener('submit', (ev) => {
     return;
   }
   if (conn.state !== State.IDLE && conn.state !== State.STOPPED) conn.stop();
+  // The dialog closes at once: the status pill shows the connection from
+  // here on, and a refused name opens the dialog again with the reason.
+  closeNameDialog();
   conn.start(name);
+  $('text').focus();
 });
 
 $('rename').addEventListener('click', () => openNameDialog(conn.name || ''));
