@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -148,5 +149,100 @@ func TestCloseHandshake(t *testing.T) {
 	var ce *CloseError
 	if !errors.As(err, &ce) || ce.Code != StatusNormalClosure || ce.Reason != "bye" {
 		t.Fatalf("server read error = %v, want close 1000 bye", err)
+	}
+}
+
+// loopback returns the two ends of a TCP connection on 127.0.0.1.
+func loopback(t testing.TB) (a, b net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		acc <- c
+	}()
+	a, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = <-acc
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// rawPeer returns a Conn in the given role (client=false: a server Conn)
+// whose peer is a raw socket the test writes frames to and reads frames
+// from, skipping the handshake.
+func rawPeer(t testing.TB, client bool, pmd pmdState) (*Conn, net.Conn) {
+	t.Helper()
+	a, b := loopback(t)
+	c := newConn(a, client, nil, "", pmd, 0)
+	c.SetCloseTimeout(2 * time.Second)
+	t.Cleanup(func() { c.CloseNow() })
+	return c, b
+}
+
+// encodeFrame builds a frame as a peer would send it; masked frames use a
+// fixed key.
+func encodeFrame(fin bool, rsv byte, op opcode, masked bool, payload []byte) []byte {
+	h := header{fin: fin, rsv: rsv, op: op, masked: masked, length: int64(len(payload)), key: [4]byte{1, 2, 3, 4}}
+	var hb [maxHeaderLen]byte
+	n := putHeader(hb[:], h)
+	out := append(hb[:n:n], payload...)
+	if masked {
+		Mask(h.key, 0, out[n:])
+	}
+	return out
+}
+
+// readFrame reads one frame from a raw socket (unmasking it).
+func readFrame(t testing.TB, nc net.Conn) (header, []byte) {
+	t.Helper()
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var hb [maxHeaderLen]byte
+	if _, err := io.ReadFull(nc, hb[:2]); err != nil {
+		t.Fatalf("reading frame header: %v", err)
+	}
+	n := headerLen(hb[0], hb[1])
+	if _, err := io.ReadFull(nc, hb[2:n]); err != nil {
+		t.Fatalf("reading frame header: %v", err)
+	}
+	h, _ := parseHeader(hb[:n])
+	p := make([]byte, h.length)
+	if _, err := io.ReadFull(nc, p); err != nil {
+		t.Fatalf("reading frame payload: %v", err)
+	}
+	if h.masked {
+		Mask(h.key, 0, p)
+	}
+	return h, p
+}
+
+// expectEOF asserts that the raw socket is closed by the other side
+// (after any unread bytes).
+func expectEOF(t testing.TB, nc net.Conn) {
+	t.Helper()
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, nc); err != nil {
+		t.Fatalf("waiting for TCP close: %v", err)
+	}
+}
+
+func TestIdleConnHoldsNoPooledBuffers(t *testing.T) {
+	c, peer := rawPeer(t, false, pmdState{})
+	msg := bytes.Repeat([]byte("x"), 100000) // forces the pooled read buffer
+	go peer.Write(encodeFrame(true, 0, opBinary, true, msg))
+	if _, got, err := c.ReadMessage(); err != nil || len(got) != len(msg) {
+		t.Fatalf("ReadMessage: %d bytes, %v", len(got), err)
+	}
+	if c.rbig != nil || c.infl != nil || c.mw.buf != nil || c.pmd.fw != nil {
+		t.Fatalf("after a message: rbig=%v infl=%v mw.buf=%v fw=%v, want all nil", c.rbig != nil, c.infl != nil, c.mw.buf != nil, c.pmd.fw != nil)
 	}
 }
