@@ -78,7 +78,8 @@ func RatioLines(results []*Result) []string {
 	if c, b := find("fanout", "chatd"), find("fanout", "baseline"); c != nil && b != nil {
 		out = append(out, FanoutRatio(c.DeliveriesPerSec, b.DeliveriesPerSec))
 	}
-	if c, b := find("idle", "chatd"), find("idle", "baseline"); c != nil && b != nil && c.Memory != nil && b.Memory != nil {
+	valid := func(r *Result) bool { return r != nil && r.Memory != nil && r.Memory.ClosedBefore == 0 }
+	if c, b := find("idle", "chatd"), find("idle", "baseline"); valid(c) && valid(b) {
 		out = append(out, IdleRatio(c.Memory.RSSPerConnKiB, b.Memory.RSSPerConnKiB))
 	}
 	return out

@@ -24,6 +24,11 @@ func TestRatioLines(t *testing.T) {
 	if got := RatioLines(results[:2]); len(got) != 0 {
 		t.Errorf("without a baseline: %v", got)
 	}
+	// An idle run that lost connections measured nothing comparable.
+	results[0].Memory.ClosedBefore = 1
+	if got := RatioLines(results); len(got) != 1 || !strings.HasPrefix(got[0], "fanout") {
+		t.Errorf("with a failed idle run: %v", got)
+	}
 }
 
 func TestWriteTable(t *testing.T) {

@@ -110,6 +110,10 @@ type MemoryResult struct {
 	HeapPerConnKiB    float64   `json:"heap_kib_per_conn"`
 	StackPerConnKiB   float64   `json:"stack_kib_per_conn"`
 	GoroutinesPerConn float64   `json:"goroutines_per_conn"`
+	// ClosedBefore counts connections the server had closed by the time of
+	// the measurement; above 0 the division by Conns is wrong and the
+	// result is not used for the ratio.
+	ClosedBefore int64 `json:"closed_before_measurement"`
 }
 
 // ChurnResult is the churn scenario's measurement.
@@ -184,6 +188,7 @@ func (p *pool) idle(ctx context.Context, res *Result) error {
 	if err != nil {
 		return fmt.Errorf("idle: loaded server: %w", err)
 	}
+	closed := p.st.closed.Load()
 	n := p.o.Conns
 	res.Memory = &MemoryResult{
 		Conns: n, ConnectSeconds: connectTime.Seconds(), Empty: empty, Loaded: loaded,
@@ -191,9 +196,19 @@ func (p *pool) idle(ctx context.Context, res *Result) error {
 		HeapPerConnKiB:    PerConn(loaded.HeapInuse, empty.HeapInuse, n),
 		StackPerConnKiB:   PerConn(loaded.StackInuse, empty.StackInuse, n),
 		GoroutinesPerConn: float64(loaded.Goroutines-empty.Goroutines) / float64(n),
+		ClosedBefore:      closed,
 	}
 	if p.o.Hook != nil {
 		p.o.Hook(ctx, "loaded")
+	}
+	if closed > 0 {
+		// The division above assumed every connection was still there.
+		first := ""
+		if e := p.st.firstErr.Load(); e != nil {
+			first = *e
+		}
+		return fmt.Errorf("idle: the server closed %d of %d connections before the measurement (first: %s)",
+			closed, n, first)
 	}
 	return nil
 }
