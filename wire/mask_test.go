@@ -56,7 +56,7 @@ func TestMaskInChunksEqualsWhole(t *testing.T) {
 	}
 }
 
-func BenchmarkMask(b *testing.B) {
+func BenchmarkMaskVsByteLoop(b *testing.B) {
 	for _, n := range []int{125, 1024, 64 << 10} {
 		buf := make([]byte, n)
 		dst := make([]byte, n)

@@ -46,6 +46,18 @@ func (c *Conn) ReadMessageInto(dst []byte) (MessageType, []byte, error) {
 	}
 	start := len(dst)
 	for {
+		if len(dst) == cap(dst) && !c.msgDeflate {
+			// dst is full: before growing it, find out whether the
+			// message has more to come (an empty read reaches the end or
+			// the next frame's header).
+			n, err := c.readMsg(dst[len(dst):])
+			if err == io.EOF {
+				return c.msgType, dst, nil
+			}
+			if err != nil || n != 0 {
+				return 0, dst[:start], err
+			}
+		}
 		if len(dst) == cap(dst) {
 			want := 512
 			if !c.msgDeflate && c.frameLeft > 0 {
