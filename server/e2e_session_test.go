@@ -603,3 +603,42 @@ func TestE2ELeaveReasons(t *testing.T) {
 		})
 	}
 }
+
+// TestE2ENameAndRoomRules walks §2's name and room grammar at its edges.
+func TestE2ENameAndRoomRules(t *testing.T) {
+	t.Parallel()
+	h := start(t, func(c *server.Config) { c.RatePerSec, c.RateBurst = 1000, 1000 })
+	tests := []struct {
+		name, room string
+		bad        string // the details field, "" = valid
+	}{
+		{name: "a", room: "lobby"},
+		{name: "9lives", room: "9"},
+		{name: "A.b-c_9", room: "a_b-c"},
+		{name: strings.Repeat("n", 32), room: strings.Repeat("r", 64)},
+		{name: strings.Repeat("n", 33), room: "lobby", bad: "name"},
+		{name: "-dash", room: "lobby", bad: "name"},
+		{name: ".dot", room: "lobby", bad: "name"},
+		{name: "_under", room: "lobby", bad: "name"},
+		{name: "two words", room: "lobby", bad: "name"},
+		{name: "émile", room: "lobby", bad: "name"},
+		{name: "", room: "lobby", bad: "name"},
+		{name: "roomy1", room: strings.Repeat("r", 65), bad: "room"},
+		{name: "roomy2", room: "Upper", bad: "room"},
+		{name: "roomy3", room: "-x", bad: "room"},
+		{name: "roomy4", room: "a.b", bad: "room"},
+		{name: "roomy5", room: "", bad: "room"},
+	}
+	for i, tc := range tests {
+		t.Run(fmt.Sprintf("%d %.12s %.12s", i, tc.name, tc.room), func(t *testing.T) {
+			c := h.dial(t, dialOpts{})
+			c.name = tc.name
+			if tc.bad == "" {
+				c.join(map[string]any{"name": tc.name, "room": tc.room}, true)
+				return
+			}
+			c.send(map[string]any{"type": "join", "name": tc.name, "room": tc.room, "ref": "j"})
+			c.expectError("invalid_message", "j", []string{tc.bad})
+		})
+	}
+}
