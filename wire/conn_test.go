@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // pair is a server and a client Conn over loopback TCP.
@@ -244,5 +246,82 @@ func TestIdleConnHoldsNoPooledBuffers(t *testing.T) {
 	}
 	if c.rbig != nil || c.infl != nil || c.mw.buf != nil || c.pmd.fw != nil {
 		t.Fatalf("after a message: rbig=%v infl=%v mw.buf=%v fw=%v, want all nil", c.rbig != nil, c.infl != nil, c.mw.buf != nil, c.pmd.fw != nil)
+	}
+}
+
+// BenchmarkIdleConnMemory reports what an idle server connection costs:
+// heap and goroutine stack per connection, each with a reader goroutine
+// blocked waiting for the next message, as a server runs them. The
+// baseline is the same number of plain TCP connections with a goroutine
+// blocked in Read, so "wire-B/conn" is what this package adds.
+func BenchmarkIdleConnMemory(b *testing.B) {
+	const n = 500
+	measure := func(setup func(nc net.Conn, peer net.Conn) func()) float64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		before := ms.HeapInuse + ms.StackInuse
+		var stops []func()
+		for i := 0; i < n; i++ {
+			a, p := loopback(b)
+			stops = append(stops, setup(a, p))
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		after := ms.HeapInuse + ms.StackInuse
+		for _, s := range stops {
+			s()
+		}
+		return float64(after-before) / n
+	}
+	for _, tc := range []struct {
+		name string
+		pmd  func() pmdState
+	}{
+		{"plain", func() pmdState { return pmdState{} }},
+		{"deflate", func() pmdState { return (&CompressionOptions{}).state() }},
+		{"deflate-takeover", func() pmdState {
+			s := (&CompressionOptions{ContextTakeover: true}).state()
+			s.writeTakeover, s.readTakeover = true, true
+			return s
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				base := measure(func(nc, peer net.Conn) func() {
+					done := make(chan struct{})
+					go func() {
+						var one [1]byte
+						nc.Read(one[:])
+						close(done)
+					}()
+					return func() { nc.Close(); <-done }
+				})
+				withWire := measure(func(nc, peer net.Conn) func() {
+					c := newConn(nc, false, nil, "", tc.pmd(), 0)
+					// One message each way first, so pooled buffers and
+					// compressors have been used and given back.
+					msg := bytes.Repeat([]byte("an idle chat connection "), 20)
+					go c.WriteMessage(TextMessage, msg)
+					readFrame(b, peer)
+					f := encodeFrame(true, 0, opText, true, msg)
+					if c.pmd.enabled {
+						var z appender
+						statelessCompress(&z, msg)
+						f = encodeFrame(true, rsv1, opText, true, trimTail(z.b))
+					}
+					peer.Write(f)
+					if _, _, err := c.ReadMessage(); err != nil {
+						b.Fatal(err)
+					}
+					done := make(chan struct{})
+					go func() { c.ReadMessage(); close(done) }()
+					return func() { c.CloseNow(); <-done }
+				})
+				b.ReportMetric(withWire, "B/conn")
+				b.ReportMetric(withWire-base, "wire-B/conn")
+				b.ReportMetric(float64(unsafe.Sizeof(Conn{})), "Conn-struct-B")
+			}
+		})
 	}
 }
