@@ -94,9 +94,12 @@ func (c *Conn) sendClose(code StatusCode, reason string) (first bool, err error)
 		binary.BigEndian.PutUint16(payload[:2], uint16(code))
 		n = 2 + copy(payload[2:], reason)
 	}
+	// The deadline goes on before taking the frame lock: a writer stuck
+	// in a write to a peer that stopped reading then fails by the
+	// deadline instead of holding the lock, and Close stays bounded.
+	c.nc.SetWriteDeadline(deadline)
 	c.wmu.Lock()
 	c.closing.Store(true)
-	c.nc.SetWriteDeadline(deadline)
 	err = c.writeFrameLocked(opClose, true, 0, payload[:n])
 	c.unlockWrite()
 	// Bound a reader blocked in the socket by the handshake's deadline.

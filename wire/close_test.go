@@ -144,3 +144,26 @@ func TestCloseFromAnotherGoroutine(t *testing.T) {
 		t.Fatalf("reader got %v", err)
 	}
 }
+
+// TestCloseWhileWriterIsStuck: a writer blocked on a peer that stopped
+// reading must not keep Close from finishing within the close timeout.
+func TestCloseWhileWriterIsStuck(t *testing.T) {
+	c, peer := rawPeer(t, false, pmdState{})
+	c.SetCloseTimeout(100 * time.Millisecond)
+	big := make([]byte, 8<<20) // far more than the socket buffers hold
+	writeErr := make(chan error, 1)
+	go func() { writeErr <- c.WriteMessage(BinaryMessage, big) }()
+	// Let the write fill the buffers and block.
+	time.Sleep(50 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- c.Close(StatusGoingAway, "") }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close blocked behind a stuck writer")
+	}
+	if err := <-writeErr; err == nil {
+		t.Fatal("the stuck write reported success")
+	}
+	_ = peer
+}

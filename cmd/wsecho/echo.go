@@ -98,6 +98,7 @@ func (h *echoHandler) shutdown(ctx context.Context) error {
 // error that ended it. A write that fails for another reason than the
 // connection closing ends it with 1011.
 func echo(c *wire.Conn) error {
+	buf := make([]byte, 32<<10)
 	for {
 		t, r, err := c.NextReader()
 		if err != nil {
@@ -107,7 +108,7 @@ func echo(c *wire.Conn) error {
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(w, r); err != nil {
+		if _, err := io.CopyBuffer(w, r, buf); err != nil {
 			w.Close()
 			if wire.CloseStatus(err) != 0 || errors.Is(err, os.ErrDeadlineExceeded) {
 				return err
