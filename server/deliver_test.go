@@ -1,9 +1,13 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -86,5 +90,68 @@ func TestBroadcastAllocationsDoNotGrowWithMembers(t *testing.T) {
 	small, large := allocs(10), allocs(1000)
 	if large > small {
 		t.Errorf("one broadcast allocates %.0f times for 1,000 members but %.0f for 10", large, small)
+	}
+}
+
+// BenchmarkFanoutLoopback is the end-to-end broadcast: one sender, n
+// members connected over loopback with the project's wire client, each
+// reading every message (and counting the chats). One op is one chat
+// message sent and received by all n members; ns/delivery divides by n.
+func BenchmarkFanoutLoopback(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			ts := startServer(b, func(c *Config) {
+				c.Logger = nil
+				c.RatePerSec, c.RateBurst = 1e9, 1<<30
+				c.QueueBytes = 64 << 20 // measure speed, not the slow-consumer rule
+			})
+			var got atomic.Int64
+			var wg sync.WaitGroup
+			for i := range n {
+				c := ts.dialPaused(b)
+				c.send(fmt.Sprintf(`{"type":"join","name":"m%d"}`, i))
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						_, msg, err := c.conn.ReadMessage()
+						if err != nil {
+							return
+						}
+						if bytes.Contains(msg, []byte(`"type":"chat"`)) {
+							got.Add(1)
+						}
+					}
+				}()
+			}
+			defer wg.Wait()
+			sender := ts.dialPaused(b)
+			sender.send(`{"type":"join","name":"sender","room":"elsewhere"}`)
+			// The members joined asynchronously: wait until all are in.
+			for {
+				users, _ := ts.broker.Members(context.Background(), "lobby")
+				if len(users) == n {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			sender.send(`{"type":"join","room":"lobby"}`)
+			text := strings.Repeat("fan-out ", 8)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				sender.send(`{"type":"chat","text":"` + text + `"}`)
+			}
+			want := int64(b.N) * int64(n)
+			for got.Load() < want {
+				time.Sleep(100 * time.Microsecond)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(want), "ns/delivery")
+			b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "deliveries/s")
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			ts.Shutdown(ctx)
+		})
 	}
 }

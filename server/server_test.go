@@ -21,7 +21,7 @@ type testServer struct {
 	url string
 }
 
-func startServer(t *testing.T, mutate func(*Config)) *testServer {
+func startServer(t testing.TB, mutate func(*Config)) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.CloseTimeout = time.Second
@@ -49,20 +49,20 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 // keeps reading (so pings are answered) and hands messages to next; a
 // client made with dialPaused reads nothing until resume.
 type client struct {
-	t     *testing.T
+	t     testing.TB
 	conn  *wire.Conn
 	msgs  chan []byte
 	err   chan error // the error that ended reading
 	start chan struct{}
 }
 
-func (ts *testServer) dial(t *testing.T) *client {
+func (ts *testServer) dial(t testing.TB) *client {
 	c := ts.dialPaused(t)
 	c.resume()
 	return c
 }
 
-func (ts *testServer) dialPaused(t *testing.T) *client {
+func (ts *testServer) dialPaused(t testing.TB) *client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -71,7 +71,7 @@ func (ts *testServer) dialPaused(t *testing.T) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &client{t: t, conn: conn, msgs: make(chan []byte, 1<<16), err: make(chan error, 1), start: make(chan struct{})}
+	c := &client{t: t, conn: conn, msgs: make(chan []byte, 4096), err: make(chan error, 1), start: make(chan struct{})}
 	done, stop := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
