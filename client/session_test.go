@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -125,4 +126,58 @@ func TestRejoinReplayDedupAndGap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Every error code the server may send reaches the caller of the request that
+// caused it as a *ServerError carrying that code, whatever the request.
+func TestEveryErrorCodeReachesTheRequest(t *testing.T) {
+	for _, code := range api.Codes() {
+		t.Run(string(code), func(t *testing.T) {
+			s := newBareSession(Options{})
+			c := &call{kind: kindChat, op: "chat #lobby", ref: "5", done: make(chan result, 1)}
+			s.pending["5"] = c
+			s.dispatch([]byte(`{"type":"error","code":"` + string(code) + `","message":"m","ref":"5","details":[{"field":"text","problem":"p"}],"ts":"2026-11-24T18:04:05.123Z"}`))
+			r := <-c.done
+			var se *ServerError
+			if !errors.As(r.err, &se) || se.Code != code || se.Op != "chat #lobby" {
+				t.Fatalf("got %v, want a ServerError with %s", r.err, code)
+			}
+			if Code(r.err) != code {
+				t.Fatalf("Code() = %q", Code(r.err))
+			}
+			if evs := s.drainBare(); len(evs) != 1 {
+				t.Fatalf("%d events, want the error event too", len(evs))
+			}
+		})
+	}
+}
+
+// FuzzDispatch: whatever the server sends, the client neither panics nor
+// delivers a chat twice.
+func FuzzDispatch(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"chat","id":"01JD0000000000000000000000","room":"lobby","from":"a","text":"x","ts":"2026-11-24T18:04:05.123Z","ref":"1"}`,
+		`{"type":"join","id":"01JD0000000000000000000001","room":"lobby","from":"a","ts":"2026-11-24T18:04:05.123Z","ref":"1"}`,
+		`{"type":"presence","room":"lobby","users":[],"ref":"1"}`,
+		`{"type":"error","code":"x"}`, `{"type":"leave","room":"lobby","ref":"1"}`, `{"type":"welcome","limits":{"rate_per_sec":-1}}`,
+		`{`, `[]`, `{"type":5}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := newBareSession(Options{})
+		s.rooms["lobby"] = &roomState{last: "01JD0000000000000000000000", rejoin: &rejoinState{since: "01JD0000000000000000000000"}}
+		s.pending["1"] = &call{kind: kindJoin, room: "lobby", ref: "1", internal: true, done: make(chan result, 1)}
+		s.dispatch(b)
+		s.dispatch(b)
+		seen := map[string]bool{}
+		for _, ev := range s.drainBare() {
+			if e, ok := ev.Value.(*api.ChatEvent); ok && e.ID != "" {
+				if seen[e.ID] {
+					t.Fatalf("chat %s delivered twice", e.ID)
+				}
+				seen[e.ID] = true
+			}
+		}
+	})
 }

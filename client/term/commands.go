@@ -2,6 +2,7 @@ package term
 
 import (
 	"strings"
+	"unicode"
 )
 
 // Kind is what a line of input asks for.
@@ -69,15 +70,13 @@ func Parse(line string) (Command, error) {
 	if !strings.HasPrefix(line, "/") {
 		return Command{Kind: Chat, Text: line}, nil
 	}
-	name, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
-	rest = strings.TrimSpace(rest)
+	name, rest := splitWord(strings.TrimSpace(line))
 	args := strings.Fields(rest)
 	bad := func() (Command, error) { return Command{}, &UsageError{Hint: usage[name]} }
 	switch name {
 	case "/pm", "/msg":
 		name = "/pm"
-		to, text, _ := strings.Cut(rest, " ")
-		text = strings.TrimSpace(text)
+		to, text := splitWord(rest)
 		if to == "" || text == "" {
 			return bad()
 		}
@@ -117,4 +116,14 @@ func Parse(line string) (Command, error) {
 		return Command{Kind: Exit}, nil
 	}
 	return Command{}, &UsageError{Hint: "unknown command " + name + " (try /help)"}
+}
+
+// splitWord splits s at its first white space: the first word, and the rest
+// without surrounding white space.
+func splitWord(s string) (word, rest string) {
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimSpace(s[i:])
 }

@@ -2,6 +2,7 @@ package term
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,7 @@ func TestParse(t *testing.T) {
 		{"/pm bob hi", Command{Kind: PM, To: "bob", Text: "hi"}, ""},
 		{"/pm bob  hi there ", Command{Kind: PM, To: "bob", Text: "hi there"}, ""},
 		{"/msg bob hi", Command{Kind: PM, To: "bob", Text: "hi"}, ""},
+		{"/pm bob\thi", Command{Kind: PM, To: "bob", Text: "hi"}, ""},
 		{"/pm bob", Command{}, "usage: /pm NAME TEXT"},
 		{"/pm", Command{}, "usage: /pm NAME TEXT"},
 		{"/join dev", Command{Kind: Join, Room: "dev"}, ""},
@@ -52,4 +54,24 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParse: any line parses to a command or a one-line usage hint; nothing panics.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"hi", "/pm bob hi", "/join", "//x", "/leave a b", "/who", "\x00/pm \xff x", "/pm  "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		c, err := Parse(line)
+		if err != nil {
+			var ue *UsageError
+			if !errors.As(err, &ue) || ue.Hint == "" || strings.Contains(ue.Hint, "\n") {
+				t.Fatalf("Parse(%q): error %v is not a one-line usage hint", line, err)
+			}
+			return
+		}
+		if c.Kind == PM && (c.To == "" || c.Text == "") {
+			t.Fatalf("Parse(%q) = %+v: a pm without name or text", line, c)
+		}
+	})
 }

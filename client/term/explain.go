@@ -17,6 +17,10 @@ import (
 // Explain turns an error from dialing or from a session into one line for
 // people: what went wrong, and what to try. url, if not empty, is named.
 func Explain(err error, url string) string {
+	var ce0 *client.ConnectError
+	if url == "" && errors.As(err, &ce0) {
+		url = ce0.URL
+	}
 	at := ""
 	if url != "" {
 		at = " " + url

@@ -111,8 +111,12 @@ func (f *Formatter) Line(ev client.Event) (string, Stream) {
 	case *client.StateChange:
 		switch e.State {
 		case client.StateReconnecting:
-			return f.styled(fmt.Sprintf("! connection lost (%v); reconnecting in %s (attempt %d)",
-				e.Err, e.Delay.Round(10*time.Millisecond), e.Attempt), "11", false), Status
+			if e.Attempt > 1 {
+				return f.styled(fmt.Sprintf("! still disconnected (%v); trying again in %s (attempt %d)",
+					e.Err, e.Delay.Round(10*time.Millisecond), e.Attempt), "11", false), Status
+			}
+			return f.styled(fmt.Sprintf("! connection lost (%v); reconnecting in %s",
+				e.Err, e.Delay.Round(10*time.Millisecond)), "11", false), Status
 		case client.StateConnected:
 			return "", Skip // the welcome says it
 		case client.StateClosed:

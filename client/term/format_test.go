@@ -33,8 +33,10 @@ func TestFormatterLines(t *testing.T) {
 			"* connected to chatd 0.1.0 as alice", Status},
 		{"typing is not a line", &api.TypingEvent{From: "bob", Active: true, Room: "lobby"}, "", Skip},
 		{"gap", &client.Gap{Room: "lobby"}, "* #lobby: some messages from while you were away may be missing (the server no longer had them)", Out},
-		{"reconnecting", &client.StateChange{State: client.StateReconnecting, Attempt: 2, Delay: 1500 * time.Millisecond, Err: errors.New("EOF")},
-			"! connection lost (EOF); reconnecting in 1.5s (attempt 2)", Status},
+		{"reconnecting", &client.StateChange{State: client.StateReconnecting, Attempt: 1, Delay: 1500 * time.Millisecond, Err: errors.New("EOF")},
+			"! connection lost (EOF); reconnecting in 1.5s", Status},
+		{"reconnecting again", &client.StateChange{State: client.StateReconnecting, Attempt: 2, Delay: 3 * time.Second, Err: errors.New("refused")},
+			"! still disconnected (refused); trying again in 3s (attempt 2)", Status},
 		{"closed cleanly says nothing", &client.StateChange{State: client.StateClosed}, "", Skip},
 	}
 	f := NewFormatter(&bytes.Buffer{}, false)

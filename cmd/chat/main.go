@@ -100,6 +100,10 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 
 	copts := o.client
+	if copts.MaxAttempts == 0 {
+		// A person waits about a minute for the server to come back, not minutes.
+		copts.MaxAttempts, copts.MaxBackoff = 10, 10*time.Second
+	}
 	copts.Name, copts.Rooms, copts.Token = o.name, o.rooms, o.token
 	copts.Compression = !o.noCompress
 	if copts.ConnectTimeout == 0 {

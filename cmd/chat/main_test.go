@@ -309,3 +309,33 @@ func TestTLSWithCustomCA(t *testing.T) {
 		})
 	}
 }
+
+func TestPipeServerGone(t *testing.T) {
+	srv, err := server.New(server.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
+	bob := start(t, "--url", url, "--name", "bob")
+	bob.out.waitFor(t, `(?m)^\* bob joined #lobby$`)
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hs.Close() // nothing listens any more: every reconnect is refused
+	select {
+	case code := <-bob.code:
+		bob.code <- code
+		if code != 1 {
+			t.Fatalf("exit %d, want 1", code)
+		}
+	case <-time.After(waitLimit):
+		t.Fatalf("chat did not give up; stderr:\n%s", bob.err)
+	}
+	bob.err.waitFor(t, `reconnecting in`)
+	bob.err.waitFor(t, `(?m)^error: the server is gone: .*3 reconnect attempts failed .*connection refused`)
+}
