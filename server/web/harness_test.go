@@ -55,6 +55,7 @@ type browser struct {
 	ctx     context.Context // a chromedp context whose browser is running
 	cancel  func()
 	dataDir string
+	tabs    []*tab // browser contexts, reused by the tests
 }
 
 var shared browser
@@ -74,6 +75,7 @@ func chromiumPath() (string, error) {
 func (b *browser) get(t *testing.T) context.Context {
 	t.Helper()
 	b.once.Do(func() {
+		defer logSlow(t, "chromium", "start", time.Now())
 		path, err := chromiumPath()
 		if err != nil {
 			if os.Getenv("CI") == "true" {
@@ -125,6 +127,9 @@ func (b *browser) get(t *testing.T) context.Context {
 }
 
 func (b *browser) close() {
+	for _, p := range b.tabs {
+		p.cancel()
+	}
 	if b.cancel != nil {
 		b.cancel()
 	}
@@ -149,6 +154,7 @@ type chatServer struct {
 
 func startServer(t *testing.T, addr string) *chatServer {
 	t.Helper()
+	defer logSlow(t, "server", "start", time.Now())
 	srv, err := server.New(server.DefaultConfig())
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -195,6 +201,7 @@ func (s *chatServer) stop() {
 		return
 	default:
 	}
+	defer logSlow(s.t, "server", "stop", time.Now())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.hs.Shutdown(ctx); err != nil {
@@ -271,26 +278,54 @@ func (c *rawClient) close() {
 
 // tab is one page of the client in its own browser context.
 type tab struct {
-	t    *testing.T
-	name string
-	ctx  context.Context
+	t      *testing.T
+	name   string
+	ctx    context.Context
+	cancel func()
+	inUse  bool // taken by the running test
 
 	mu       sync.Mutex
 	problems []string // console errors, exceptions, error log entries (CSP violations land here)
 	dialogs  []string // alert/confirm/prompt: none may ever open
 }
 
-// newTab opens a blank page in a fresh browser context (its own storage).
+// newTab returns a blank page in a browser context of its own (its own
+// storage). Contexts are pooled across tests, because creating one costs
+// seconds on a busy machine; each test's server listens on a new port, so
+// the page's origin, and with it localStorage, is fresh anyway.
 func newTab(t *testing.T, name string) *tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(shared.get(t), chromedp.WithNewBrowserContext())
-	p := &tab{t: t, name: name, ctx: ctx}
-	t.Cleanup(cancel)
-	// Listen creates the tab on the long-lived context: the first action on a
-	// chromedp context binds the tab's lifetime to that call's context.
-	if err := chromedp.Listen(ctx, p.onEvent); err != nil {
-		t.Fatalf("listen: %v", err)
+	bctx := shared.get(t)
+	var p *tab
+	for _, q := range shared.tabs {
+		if !q.inUse {
+			p = q
+			break
+		}
 	}
+	if p == nil {
+		defer logSlow(t, name, "new tab", time.Now())
+		ctx, cancel := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+		p = &tab{ctx: ctx, cancel: cancel} // cancelled by browser.close
+		// Listen creates the tab on the long-lived context: the first action on a
+		// chromedp context binds the tab's lifetime to that call's context.
+		if err := chromedp.Listen(ctx, p.onEvent); err != nil {
+			t.Fatalf("listen: %v", err)
+		}
+		shared.tabs = append(shared.tabs, p)
+	}
+	p.mu.Lock()
+	p.t, p.name, p.inUse, p.problems, p.dialogs = t, name, true, nil, nil
+	p.mu.Unlock()
+	t.Cleanup(func() {
+		// Leave the page so that it stops talking to this test's server.
+		ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
+		defer cancel()
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateReset()); err != nil {
+			t.Errorf("%s: leaving the page: %v", name, err)
+		}
+		p.inUse = false
+	})
 	return p
 }
 
@@ -356,6 +391,7 @@ func (p *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
 	defer cancel()
+	defer logSlow(p.t, p.name, what, time.Now())
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		p.t.Fatalf("%s: %s: %v", p.name, what, err)
 	}
@@ -366,6 +402,7 @@ func (p *tab) waitJS(expr, what string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
 	defer cancel()
+	defer logSlow(p.t, p.name, what, time.Now())
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(30*time.Millisecond), chromedp.WithPollingTimeout(waitTimeout))); err != nil {
 		p.t.Fatalf("%s: waiting for %s (%s): %v\npage: %s", p.name, what, expr, err, p.describe())
 	}
@@ -374,6 +411,13 @@ func (p *tab) waitJS(expr, what string) {
 func (p *tab) waitState(state string) {
 	p.t.Helper()
 	p.waitJS(fmt.Sprintf(`document.getElementById('status').dataset.state === %s`, jsString(state)), "connection state "+state)
+}
+
+// logSlow notes steps that took long, to show where a slow run spends its time.
+func logSlow(t *testing.T, who, what string, start time.Time) {
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Logf("slow step: %s: %s took %v", who, what, d.Round(time.Millisecond))
+	}
 }
 
 // describe summarises what the page shows, for failure messages.
@@ -431,12 +475,22 @@ func (p *tab) typeText(text string) {
 	p.do("type "+text, chromedp.Focus(chromedp.CSS("#text")), chromedp.SendKeys(chromedp.CSS("#text"), text))
 }
 
-// say types text into the composer and presses Enter, then waits for the
-// server's echo to show up in this page.
+// insertText puts text into the focused element in one step, as a paste or
+// an input method does (an input event, no key events).
+func insertText(text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
+		return err
+	})
+}
+
+// say writes text into the composer, presses Enter, and waits for the
+// server's echo to show up in this page. The text goes in at once (typing
+// it key by key costs three round trips a character; TestBrowserTyping
+// types for real).
 func (p *tab) say(text string) {
 	p.t.Helper()
-	p.typeText(text)
-	p.do("press Enter", pressEnter())
+	p.do("write "+text, chromedp.Focus(chromedp.CSS("#text")), insertText(text), pressEnter())
 	p.waitMessage(p.name, text)
 }
 
