@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -252,4 +253,58 @@ func TestDialDeliversWelcomePresenceJoinInOrder(t *testing.T) {
 	if first.State != StateConnecting {
 		t.Fatalf("first event %+v, want StateConnecting", first)
 	}
+}
+
+func TestCompressionOnAndOff(t *testing.T) {
+	url, _ := startServer(t, nil)
+	on := testOptions("zip")
+	on.Compression = true
+	zip, zr := dial(t, url, on)
+	plain, pr := dial(t, url, testOptions("plain"))
+	long := strings.Repeat("compressible text ", 200)
+	if _, err := zip.Chat(ctxT(t), "lobby", long); err != nil {
+		t.Fatal(err)
+	}
+	pr.waitFor(t, 0, "the long chat at the plain client", isChat("lobby", "zip", long))
+	if _, err := plain.Chat(ctxT(t), "lobby", long+"!"); err != nil {
+		t.Fatal(err)
+	}
+	zr.waitFor(t, 0, "the long chat at the compressing client", isChat("lobby", "plain", long+"!"))
+}
+
+// BenchmarkChatRoundTrip measures one Chat call: send, the server's
+// confirmation back, matched by ref (loopback, in-process server).
+func BenchmarkChatRoundTrip(b *testing.B) {
+	cfg := server.DefaultConfig()
+	cfg.RatePerSec, cfg.RateBurst = 1e9, 1<<30
+	srv, err := server.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+	opts := testOptions("bench")
+	opts.NoPacing = true
+	s, err := Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http")+"/ws", opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for range s.Events() {
+		}
+	}()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Chat(ctx, "lobby", "benchmark message"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	_ = s.Close()
+	<-drained
 }
