@@ -39,6 +39,7 @@ type runStats struct {
 	epoch    time.Time
 	delivery *Recorder // every chat/pm delivery, to every recipient
 	rtt      *Recorder // the sender's own copy only: the round trip
+	lag      *Recorder // how late each write finished after its intended send time
 	errors   atomic.Int64
 	closed   atomic.Int64 // connections the server ended while we still used them
 	foreign  atomic.Int64 // chat/pm texts chatbench did not write
@@ -46,7 +47,7 @@ type runStats struct {
 }
 
 func newRunStats() *runStats {
-	return &runStats{epoch: time.Now(), delivery: NewRecorder(), rtt: NewRecorder()}
+	return &runStats{epoch: time.Now(), delivery: NewRecorder(), rtt: NewRecorder(), lag: NewRecorder()}
 }
 
 // now is the time on the run's monotonic clock, the one message texts carry.

@@ -324,6 +324,9 @@ func (p *pool) pacer(ctx context.Context, mine []*client, rate float64, quota in
 				dead[i] = true
 				p.st.fail(fmt.Sprintf("%s: write: %v", mine[i].name, err))
 			}
+			// A late sender (timer, scheduler, or a server pushing back) is
+			// part of the latency measured; this shows how much of it.
+			p.st.lag.Record(mine[i].idx, p.st.now()-(start+time.Duration(n)*interval))
 		}
 	}
 }
@@ -392,6 +395,7 @@ func (p *pool) step(ctx context.Context, senders []*client, rate float64, send s
 	s0, err0, c0 := p.sent.Load(), p.st.errors.Load(), p.st.closed.Load()
 	p.st.delivery.Snapshot(true)
 	p.st.rtt.Snapshot(true)
+	p.st.lag.Snapshot(true)
 	stop := p.ticker(func() {
 		p.progress("rate %.0f msg/s: sent %d, delivered %d/%d, p99 %v",
 			rate, p.sent.Load()-s0, p.delivered()-d0, p.expected.Load()-e0,
@@ -411,12 +415,14 @@ func (p *pool) step(ctx context.Context, senders []*client, rate float64, send s
 		Closed:    p.st.closed.Load() - c0,
 		Seconds:   elapsed.Seconds(),
 		Latency:   Summarize(p.st.delivery.Snapshot(true)),
+		SendLag:   Summarize(p.st.lag.Snapshot(true)),
 	}
 	// From the first send to the last delivery (or the end of the drain):
 	// conservative, never more than the offered rate times the fan-out.
 	s.DeliveriesPerSec = float64(s.Delivered) / max(elapsed, p.o.Duration).Seconds()
 	s.Held, s.Reason = Judge(s, p.o.Limits)
-	p.progress("rate %.0f msg/s: %s (%.0f deliveries/s, p99 %d µs)", rate, heldWord(s), s.DeliveriesPerSec, s.Latency.P99)
+	p.progress("rate %.0f msg/s: %s (%.0f deliveries/s, p99 %d µs, sender lag p99 %d µs)",
+		rate, heldWord(s), s.DeliveriesPerSec, s.Latency.P99, s.SendLag.P99)
 	return s
 }
 

@@ -118,6 +118,7 @@ type Step struct {
 	Seconds          float64 `json:"seconds"`
 	DeliveriesPerSec float64 `json:"deliveries_per_s"`
 	Latency          Summary `json:"latency"`
+	SendLag          Summary `json:"send_lag"` // write finished minus intended send time
 	Held             bool    `json:"held"`
 	Reason           string  `json:"reason,omitempty"`
 }
@@ -155,8 +156,9 @@ func Judge(s Step, lim StepLimits) (held bool, reason string) {
 
 // RateSearch chooses the offered rates of a stepped run: multiply by Factor
 // while steps hold, then bisect (geometrically) between the best rate that
-// held and the lowest that failed, Refine times (stepping down by Factor²
-// instead while nothing has held yet).
+// held and the lowest that failed, Refine times. While nothing has held yet
+// it steps down by Factor² instead, to at most 1/1000 of Start, so a busy
+// machine still yields the rate it can take.
 type RateSearch struct {
 	Start    float64
 	Factor   float64
@@ -178,18 +180,18 @@ func (s *RateSearch) Next() (float64, bool) {
 		return s.Start, true
 	case s.failed == 0:
 		return s.held * s.Factor, true
+	case s.held == 0:
+		next := s.failed / (s.Factor * s.Factor)
+		return next, next >= s.Start/1000
 	case s.refined >= s.Refine:
 		return 0, false
-	case s.held == 0:
-		// Even the first rate failed: look well below it.
-		return s.failed / (s.Factor * s.Factor), true
 	}
 	return math.Sqrt(s.held * s.failed), true
 }
 
 // Report records the outcome of the rate Next returned.
 func (s *RateSearch) Report(rate float64, held bool) {
-	if s.failed != 0 {
+	if s.held != 0 && s.failed != 0 {
 		s.refined++
 	}
 	s.steps++

@@ -108,9 +108,9 @@ func TestRateSearch(t *testing.T) {
 	}{
 		{"climbs then bisects", 170, 20, []float64{100, 125, 156.25, 195.3125, 174.693, 165.221}, 165.221},
 		{"max steps", 1e9, 3, []float64{100, 125, 156.25}, 156.25},
-		{"first fails: steps down", 50, 20, []float64{100, 64, 40.96}, 40.96},
-		{"nothing holds", 1, 20, []float64{100, 64, 40.96}, 0},
-		{"first fails then holds", 70, 20, []float64{100, 64, 80}, 64},
+		{"first fails: steps down, then bisects", 50, 20, []float64{100, 64, 40.96, 51.2, 45.80}, 45.80},
+		{"first fails then holds", 70, 20, []float64{100, 64, 80, 71.55}, 64},
+		{"nothing holds: stops at 1/1000", 0.01, 40, []float64{100, 64, 40.96, 26.21, 16.78, 10.74, 6.87, 4.40, 2.81, 1.80, 1.15, 0.74, 0.47, 0.30, 0.19, 0.12}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
