@@ -34,6 +34,7 @@ func newServerError(op string, e *api.Error) *ServerError {
 	return &ServerError{Op: op, Code: e.Code, Err: e}
 }
 
+// Error says which request the server refused and why.
 func (e *ServerError) Error() string { return e.Op + ": " + e.Err.Error() }
 
 // Unwrap returns the *api.Error.
@@ -58,6 +59,7 @@ type ConnectError struct {
 	Err    error
 }
 
+// Error names the URL and the cause.
 func (e *ConnectError) Error() string {
 	if e.Status != 0 {
 		msg := fmt.Sprintf("connect %s: HTTP %d", e.URL, e.Status)
@@ -79,6 +81,7 @@ type CloseError struct {
 	Reason string
 }
 
+// Error gives the close code and reason.
 func (e *CloseError) Error() string {
 	return fmt.Sprintf("server closed the connection: %d %s", e.Code, e.Reason)
 }
@@ -89,6 +92,7 @@ type GaveUpError struct {
 	Last     error
 }
 
+// Error says how many attempts failed and the last cause.
 func (e *GaveUpError) Error() string {
 	return fmt.Sprintf("gave up after %d reconnect attempts: %v", e.Attempts, e.Last)
 }

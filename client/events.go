@@ -29,6 +29,7 @@ const (
 	StateClosed                        // the session has ended; no more events follow
 )
 
+// String names the state ("connected", …).
 func (s State) String() string {
 	switch s {
 	case StateConnecting:

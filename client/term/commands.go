@@ -34,6 +34,7 @@ type Command struct {
 // arguments. Nothing is sent for it; Error is a one-line hint.
 type UsageError struct{ Hint string }
 
+// Error returns the hint.
 func (e *UsageError) Error() string { return e.Hint }
 
 // HelpText lists the commands, one per line.

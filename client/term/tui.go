@@ -107,8 +107,10 @@ func (m model) tick() tea.Cmd {
 	}
 }
 
+// Init starts the typing-expiry tick.
 func (m model) Init() tea.Cmd { return tea.Batch(textinput.Blink, m.tick()) }
 
+// Update handles keys, events from the session, command outcomes and ticks.
 func (m model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.KeyMsg:
@@ -352,6 +354,7 @@ func (m model) statusLine() string {
 	return m.f.dim(s)
 }
 
+// View is the status line over the input line; everything else is printed above.
 func (m model) View() string {
 	return m.statusLine() + "\n" + m.input.View()
 }
