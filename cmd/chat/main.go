@@ -119,6 +119,9 @@ func runWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 
 	tty := isTerminal(stdin)
+	if tty {
+		fmt.Fprintf(stderr, "connecting to %s as %s…\n", o.url, o.name)
+	}
 	dctx, cancel := context.WithTimeout(ctx, o.timeout)
 	s, err := client.Dial(dctx, o.url, copts)
 	cancel()
