@@ -28,6 +28,7 @@ type options struct {
 	logLevel       string
 	showVersion    bool
 	allowedOrigins []string
+	nats           natsOptions   // cluster flags (nats.go)
 	cfg            server.Config // the server's settings, before the logger is attached
 }
 
@@ -54,6 +55,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", def.IdleTimeout, "close a connection silent this long (1001 idle_timeout)")
 	fs.DurationVar(&o.cfg.PingInterval, "ping-interval", def.PingInterval, "how often the server pings each connection")
 	fs.IntVar(&o.cfg.QueueBytes, "queue-bytes", def.QueueBytes, "outbound queue per connection in bytes; a client that lets it overflow is closed (1008 slow_consumer)")
+	o.nats.addFlags(fs)
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (message text is logged at debug only)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
@@ -111,6 +113,9 @@ func (o *options) check() error {
 		if _, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey); err != nil {
 			return fmt.Errorf("--tls-cert/--tls-key: %v", err)
 		}
+	}
+	if err := o.nats.check(); err != nil {
+		return err
 	}
 	o.cfg.Version = version
 	o.cfg.AllowedOrigins = o.allowedOrigins

@@ -46,6 +46,13 @@ func run(ctx context.Context, env runEnv) int {
 	log := o.logger(env.stderr)
 	cfg := o.cfg
 	cfg.Logger = log
+	broker, stopCluster, err := o.nats.startCluster(ctx, log, cfg)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "chatd: %v\n", err)
+		return 1
+	}
+	defer stopCluster()
+	cfg.Broker = broker
 	srv, err := server.New(cfg)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "chatd: %v\n", err)
