@@ -165,9 +165,13 @@ func TestE2EFlood(t *testing.T) {
 	if ce.Code != 1008 || ce.Text != "rate_limited" {
 		t.Fatalf("close %d %q, want 1008 rate_limited", ce.Code, ce.Text)
 	}
-	if refused < floodLimit || refused > floodLimit+1 {
-		t.Fatalf("%d rate_limited errors before the close, want %d (or %d)", refused, floodLimit, floodLimit+1)
+	// The errors still queued when the flood close comes may be dropped with the
+	// connection (§3: delivered, or the connection is closed), so only the upper
+	// bound is exact.
+	if refused > floodLimit+1 {
+		t.Fatalf("%d rate_limited errors before the close, want at most %d", refused, floodLimit+1)
 	}
+	t.Logf("%d of the refusals arrived before the 1008 close", refused)
 	if l := b.expectEvent("leave", "lobby", "alice"); l.s("reason") != "disconnected" {
 		t.Fatalf("leave reason %q, want disconnected", l.s("reason"))
 	}

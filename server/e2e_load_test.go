@@ -132,7 +132,8 @@ func TestE2EThousandClients(t *testing.T) {
 	})
 	write := func(m *loadMember, v map[string]any) error {
 		b, _ := json.Marshal(v)
-		_ = m.ws.SetWriteDeadline(time.Now().Add(time.Minute))
+		// No write deadline: on a loaded machine under -race a goroutine may wait
+		// long for the CPU; a real hang shows as missing chats below.
 		return m.ws.WriteMessage(websocket.TextMessage, b)
 	}
 	awaitJoin := func(m *loadMember, room string) error {
@@ -322,11 +323,12 @@ func TestE2ESlowConsumer(t *testing.T) {
 	stop := func() { stopOnce.Do(func() { close(stopSampling) }); sampler.Wait() }
 	t.Cleanup(stop)
 
-	// ~16 MB to every member: far more than slow's socket buffers and queue hold.
+	// ~8 MB to every member: more than slow's socket buffers (measured: up to ~4 MB
+	// on loopback) and queue hold.
 	// alice sends message i only once both she and bob have received message
 	// i-window, so neither lags by more than window messages (a quarter of the
 	// queue; the batch being written counts too).
-	const n, window = 4000, 4
+	const n, window = 2000, 4
 	pad := strings.Repeat("p", 3990)
 	seen := map[*client]int{}
 	left := map[*client]bool{}

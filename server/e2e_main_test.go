@@ -465,7 +465,6 @@ type dialOpts struct {
 	protocols []string // nil: offer chat.v1; use []string{} to offer none
 	header    http.Header
 	compress  bool
-	rcvbuf    int  // >0: SO_RCVBUF of the client socket (slow consumers)
 	noReader  bool // do not start the background reader (the test reads, or nobody does)
 }
 
@@ -479,15 +478,6 @@ func (h *harness) dialWS(o dialOpts) (*websocket.Conn, *http.Response, error) {
 	}
 	if o.protocols == nil {
 		d.Subprotocols = []string{subprotocol}
-	}
-	if o.rcvbuf > 0 {
-		d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err == nil {
-				err = c.(*net.TCPConn).SetReadBuffer(o.rcvbuf)
-			}
-			return c, err
-		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()

@@ -51,7 +51,7 @@ func TestE2EShutdown(t *testing.T) {
 	a.expectEvent("join", "lobby", "carol")
 	// bob stops reading after his join, so the accepted messages pile up in his queue
 	// and socket: Shutdown has to flush them.
-	b := h.dial(t, dialOpts{noReader: true, rcvbuf: 4096})
+	b := h.dial(t, dialOpts{noReader: true})
 	syncJoin(t, b, "bob", "lobby")
 	a.expectEvent("join", "lobby", "bob")
 	c.expectEvent("join", "lobby", "bob")
@@ -122,7 +122,7 @@ func TestE2EShutdownBounded(t *testing.T) {
 	syncJoin(t, stuck, "stuck", "lobby")
 	a.expectEvent("join", "lobby", "stuck")
 	body := strings.Repeat("x", 3900)
-	for range 2000 { // ~8 MB: more than the sockets hold, less than the queue
+	for range 1500 { // ~6 MB: more than the sockets hold, less than the queue
 		a.send(map[string]any{"type": "chat", "text": body})
 		a.nextType("chat")
 	}
