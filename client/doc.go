@@ -38,7 +38,7 @@
 // After a network loss, a close 1001 (shutdown, idle_timeout) or 1011, the
 // session dials again with exponential backoff and jitter (each wait is drawn between half and
 // all of the current step, so a crowd of clients does not return at once), joins every
-// room it was in with since = the last id it delivered in that room, and drops
+// room it was in with since = the last message id it delivered in that room, and drops
 // replayed events it already delivered (ids are ULIDs, strictly increasing per
 // room, compared as strings). A refused name (name_taken) is retried only for
 // Options.NameTakenGrace, long enough for the server to notice the old,

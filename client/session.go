@@ -76,8 +76,22 @@ type call struct {
 }
 
 type roomState struct {
-	last   string       // the highest id delivered in this room
-	rejoin *rejoinState // set while a reconnect's replay of this room is collected
+	last     string       // the highest id delivered in this room (chat, join or leave)
+	lastChat string       // the highest chat id delivered: what the server's history holds
+	rejoin   *rejoinState // set while a reconnect's replay of this room is collected
+}
+
+// since is the position to resume from. Only chats are kept in the history,
+// and the room's events reach us in id order without gaps, so no chat exists
+// between the last chat we saw and the last id we saw: the last chat's id
+// asks for exactly the same messages, and a server that looks the id up in
+// its history finds it (an id it does not know, such as a join's, may make
+// it replay everything it keeps, all of it duplicates).
+func (rs *roomState) since() string {
+	if rs.lastChat != "" {
+		return rs.lastChat
+	}
+	return rs.last
 }
 
 type rejoinState struct {
@@ -249,9 +263,9 @@ func (s *Session) connect(ctx context.Context, rooms []string) (_ *wire.Conn, er
 		if first {
 			m.Name, m.Token = s.opts.Name, s.opts.Token
 		}
-		if rs := s.rooms[room]; rs != nil && rs.last != "" {
-			m.Since = rs.last
-			rs.rejoin = &rejoinState{since: rs.last}
+		if rs := s.rooms[room]; rs != nil && rs.since() != "" {
+			m.Since = rs.since()
+			rs.rejoin = &rejoinState{since: m.Since}
 		}
 		s.pending[c.ref] = c
 		calls = append(calls, c)
@@ -646,7 +660,7 @@ func (s *Session) dispatch(raw []byte) {
 			if e.ID <= rs.last {
 				return // delivered before the connection was lost
 			}
-			rs.last = e.ID
+			rs.last, rs.lastChat = e.ID, e.ID
 		}
 		s.emitLocked(ev)
 		s.resolveLocked(e.Ref, kindChat, e, nil)
@@ -667,8 +681,10 @@ func (s *Session) dispatch(raw []byte) {
 					s.emitLocked(Event{Value: g})
 				}
 				for _, b := range rj.buf {
-					s.emitLocked(b)
-					rs.last = b.Value.(*api.ChatEvent).ID
+					if id := b.Value.(*api.ChatEvent).ID; id > rs.last {
+						s.emitLocked(b)
+						rs.last, rs.lastChat = id, id
+					}
 				}
 			}
 			if e.ID <= rs.last {

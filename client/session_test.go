@@ -181,3 +181,18 @@ func FuzzDispatch(f *testing.F) {
 		}
 	})
 }
+
+func TestRoomSinceIsTheLastChat(t *testing.T) {
+	tests := []struct {
+		rs   roomState
+		want string
+	}{
+		{roomState{last: "J2", lastChat: "C1"}, "C1"},
+		{roomState{last: "J1"}, "J1"}, // no chat seen: the join's id still says "after this"
+	}
+	for _, tc := range tests {
+		if got := tc.rs.since(); got != tc.want {
+			t.Errorf("%+v.since() = %q, want %q", tc.rs, got, tc.want)
+		}
+	}
+}
