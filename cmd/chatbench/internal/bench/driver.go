@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -401,10 +402,14 @@ func (p *pool) step(ctx context.Context, senders []*client, rate float64, send s
 			rate, p.sent.Load()-s0, p.delivered()-d0, p.expected.Load()-e0,
 			time.Duration(p.st.delivery.Snapshot(false).ValueAtQuantile(99))*time.Microsecond)
 	})
+	srv0, _ := p.serverCPU()
+	cli0 := selfCPU()
 	start := p.st.now()
 	planned := p.pace(ctx, senders, rate, p.o.Duration, send, false)
 	elapsed := p.drain(ctx, p.expected.Load(), start, p.o.Drain)
 	stop()
+	srv1, srvOK := p.serverCPU()
+	cli1 := selfCPU()
 	s := Step{
 		Rate:      rate,
 		Planned:   planned,
@@ -420,10 +425,34 @@ func (p *pool) step(ctx context.Context, senders []*client, rate float64, send s
 	// From the first send to the last delivery (or the end of the drain):
 	// conservative, never more than the offered rate times the fan-out.
 	s.DeliveriesPerSec = float64(s.Delivered) / max(elapsed, p.o.Duration).Seconds()
+	s.ClientCPU = (cli1 - cli0).Seconds()
+	if srvOK {
+		s.ServerCPU = (srv1 - srv0).Seconds()
+		if s.Delivered > 0 {
+			s.CPUPerDelivery = s.ServerCPU * 1e6 / float64(s.Delivered)
+		}
+	}
 	s.Held, s.Reason = Judge(s, p.o.Limits)
-	p.progress("rate %.0f msg/s: %s (%.0f deliveries/s, p99 %d µs, sender lag p99 %d µs)",
-		rate, heldWord(s), s.DeliveriesPerSec, s.Latency.P99, s.SendLag.P99)
+	p.progress("rate %.0f msg/s: %s (%.0f deliveries/s, p99 %d µs, sender lag p99 %d µs, server %.2f µs CPU/delivery)",
+		rate, heldWord(s), s.DeliveriesPerSec, s.Latency.P99, s.SendLag.P99, s.CPUPerDelivery)
 	return s
+}
+
+func (p *pool) serverCPU() (time.Duration, bool) {
+	if p.target.CPU == nil {
+		return 0, false
+	}
+	d, err := p.target.CPU()
+	return d, err == nil
+}
+
+// selfCPU is chatbench's own CPU time (user + system).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func heldWord(s Step) string {

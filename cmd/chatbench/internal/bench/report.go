@@ -36,11 +36,18 @@ func headline(r *Result) (string, *Summary) {
 	case r.RTT != nil:
 		return fmt.Sprintf("round trip, %d samples at %.0f msg/s", r.RTT.Count, r.Rate), r.RTT
 	case r.Best != nil:
-		return fmt.Sprintf("%.0f deliveries/s (%.0f msg/s offered, %d steps)", r.Best.DeliveriesPerSec, r.Best.Rate, len(r.Steps)), &r.Best.Latency
+		return fmt.Sprintf("%.0f deliveries/s (%.0f msg/s offered, %d steps)%s", r.Best.DeliveriesPerSec, r.Best.Rate, len(r.Steps), cpuNote(r)), &r.Best.Latency
 	case r.Steps != nil:
-		return fmt.Sprintf("no step held (first: %s)", r.Steps[0].Reason), nil
+		return fmt.Sprintf("no step held (first: %s)%s", r.Steps[0].Reason, cpuNote(r)), nil
 	}
 	return "no result", nil
+}
+
+func cpuNote(r *Result) string {
+	if r.CPUPerDelivery == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; server %.2f µs CPU/delivery", r.CPUPerDelivery)
 }
 
 func check(r *Result) string {

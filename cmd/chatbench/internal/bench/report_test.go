@@ -35,7 +35,7 @@ func TestWriteTable(t *testing.T) {
 	results := []*Result{
 		{Scenario: "fanout", Server: "chatd", Steps: []Step{{Held: true}},
 			Best: &Step{Rate: 400, DeliveriesPerSec: 400000, Latency: Summary{Count: 9, P50: 800, P90: 2500, P99: 12000, Max: 40000}}},
-		{Scenario: "fanout", Server: "baseline", Steps: []Step{{Reason: "p99 over limit"}}},
+		{Scenario: "fanout", Server: "baseline", Steps: []Step{{Reason: "p99 over limit"}}, CPUPerDelivery: 4.256},
 		{Scenario: "pm", Server: "chatd", Missing: 3, Errors: 1},
 		{Scenario: "latency", Server: "chatd", Rate: 10, RTT: &Summary{Count: 200, P50: 90, P90: 120, P99: 300, Max: 1500}},
 	}
@@ -46,7 +46,7 @@ func TestWriteTable(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"scenario", "400000 deliveries/s (400 msg/s offered", "800µs", "2.50ms", "12.0ms",
-		"no step held (first: p99 over limit)", "missing 3, extra 0, 1 errors",
+		"no step held (first: p99 over limit); server 4.26 µs CPU/delivery", "missing 3, extra 0, 1 errors",
 		"round trip, 200 samples at 10 msg/s", "300µs", "1.50ms",
 	} {
 		if !strings.Contains(out, want) {

@@ -82,6 +82,9 @@ type Result struct {
 	Steps            []Step  `json:"steps,omitempty"`
 	Best             *Step   `json:"best,omitempty"`
 	DeliveriesPerSec float64 `json:"deliveries_per_s,omitempty"`
+	// CPUPerDelivery is the server's CPU time per delivery over all steps,
+	// in µs (0 when the server's process is not known).
+	CPUPerDelivery float64 `json:"server_cpu_us_per_delivery,omitempty"`
 
 	// latency: the sender's round trip, and every member's delivery.
 	RTT      *Summary `json:"rtt,omitempty"`
@@ -220,9 +223,7 @@ func (p *pool) fanout(ctx context.Context, res *Result) error {
 	p.quiet(ctx)
 	senders := p.clients[:min(max(p.o.Senders, 1), len(p.clients))]
 	res.Steps, res.Best = p.stepped(ctx, senders, p.roomChat)
-	if res.Best != nil {
-		res.DeliveriesPerSec = res.Best.DeliveriesPerSec
-	}
+	res.summarizeSteps()
 	return nil
 }
 
@@ -237,9 +238,7 @@ func (p *pool) rooms(ctx context.Context, res *Result) error {
 	}
 	p.quiet(ctx)
 	res.Steps, res.Best = p.stepped(ctx, p.sendersOrAll(), p.roomChat)
-	if res.Best != nil {
-		res.DeliveriesPerSec = res.Best.DeliveriesPerSec
-	}
+	res.summarizeSteps()
 	return nil
 }
 
@@ -253,10 +252,26 @@ func (p *pool) pm(ctx context.Context, res *Result) error {
 	}
 	p.quiet(ctx)
 	res.Steps, res.Best = p.stepped(ctx, p.sendersOrAll(), p.privateMessage)
-	if res.Best != nil {
-		res.DeliveriesPerSec = res.Best.DeliveriesPerSec
-	}
+	res.summarizeSteps()
 	return nil
+}
+
+// summarizeSteps fills the headline numbers of a stepped run.
+func (r *Result) summarizeSteps() {
+	if r.Best != nil {
+		r.DeliveriesPerSec = r.Best.DeliveriesPerSec
+	}
+	var cpu float64
+	var delivered int64
+	for _, s := range r.Steps {
+		if s.ServerCPU > 0 {
+			cpu += s.ServerCPU
+			delivered += s.Delivered
+		}
+	}
+	if delivered > 0 {
+		r.CPUPerDelivery = cpu * 1e6 / float64(delivered)
+	}
 }
 
 func (p *pool) sendersOrAll() []*client {

@@ -119,8 +119,15 @@ type Step struct {
 	DeliveriesPerSec float64 `json:"deliveries_per_s"`
 	Latency          Summary `json:"latency"`
 	SendLag          Summary `json:"send_lag"` // write finished minus intended send time
-	Held             bool    `json:"held"`
-	Reason           string  `json:"reason,omitempty"`
+	// ServerCPU and ClientCPU are the CPU seconds the server process and
+	// chatbench used during the step; CPUPerDelivery is the server's share
+	// per delivery in µs. Unlike deliveries/s it hardly depends on what else
+	// runs on the machine, so it compares servers even on a busy one.
+	ServerCPU      float64 `json:"server_cpu_s,omitempty"`
+	ClientCPU      float64 `json:"client_cpu_s,omitempty"`
+	CPUPerDelivery float64 `json:"server_cpu_us_per_delivery,omitempty"`
+	Held           bool    `json:"held"`
+	Reason         string  `json:"reason,omitempty"`
 }
 
 // StepLimits are the conditions a step must meet to count as held.

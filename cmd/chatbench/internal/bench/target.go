@@ -28,6 +28,9 @@ type Target struct {
 	// DebugURL is the server's debug listener base (http://host:port) when it
 	// has one: /debug/heap and /debug/pprof/.
 	DebugURL string
+	// CPU returns the server process's CPU time so far (user + system), when
+	// chatbench knows its process (nil otherwise).
+	CPU func() (time.Duration, error)
 	// Close stops the server if chatbench started it.
 	Close func() error
 }
@@ -178,8 +181,44 @@ func StartChild(ctx context.Context, name, exe string, args []string) (*Target, 
 			return MemSample{RSS: rss, HeapInuse: hs.HeapInuse, StackInuse: hs.StackInuse,
 				Goroutines: hs.Goroutines, Source: "child"}, nil
 		},
+		CPU:   func() (time.Duration, error) { return ProcCPU(pid) },
 		Close: stop,
 	}, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100
+
+// ProcCPU reads the user and system CPU time of process pid.
+func ProcCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(b)
+}
+
+// parseStatCPU sums utime and stime (fields 14 and 15) of a /proc/PID/stat
+// line. The command name (field 2) may hold spaces, so fields are counted
+// from its closing parenthesis.
+func parseStatCPU(stat []byte) (time.Duration, error) {
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, errors.New("malformed stat line")
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); utime is field 14, stime 15.
+	if len(f) < 13 {
+		return 0, errors.New("short stat line")
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("stat times %q %q", f[11], f[12])
+	}
+	return time.Duration(u+st) * time.Second / clockTicks, nil
 }
 
 // URLTarget is a chatd that chatbench did not start. Its memory comes from

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseGauges(t *testing.T) {
@@ -91,4 +92,27 @@ func TestServeChild(t *testing.T) {
 	}
 	outW.Close()
 	http.DefaultClient.CloseIdleConnections()
+}
+
+func TestParseStatCPU(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		// pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime …
+		{"1234 (chatd) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 130 0 0 20 0 7 0", 3800 * time.Millisecond, true},
+		{"99 (a b) c) R 1 1 1 0 -1 0 0 0 0 0 1 2 0 0", 30 * time.Millisecond, true},
+		{"no parenthesis", 0, false},
+		{"1 (x) S 1 2", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseStatCPU([]byte(tt.in))
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseStatCPU(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	if d, err := ProcCPU(os.Getpid()); err != nil || d < 0 {
+		t.Errorf("ProcCPU(self) = %v, %v", d, err)
+	}
 }
