@@ -284,3 +284,38 @@ func TestPolicyCloseIsNotRetried(t *testing.T) {
 		}
 	}
 }
+
+func TestReconnectReportsGapWhenHistoryWasTooShort(t *testing.T) {
+	url, _ := startServer(t, func(c *server.Config) { c.HistorySize = 3 })
+	px, purl := newProxy(t, url)
+	opts := testOptions("alice")
+	opts.HistoryKeep = 3 // what this server promises
+	alice, ar := dial(t, purl, opts)
+	bob, _ := dial(t, url, testOptions("bob"))
+	ctx := ctxT(t)
+	if _, err := bob.Chat(ctx, "lobby", "seen"); err != nil {
+		t.Fatal(err)
+	}
+	ar.waitFor(t, 0, "seen", isChat("lobby", "bob", "seen"))
+
+	px.setRefuse(true)
+	px.cut(true, true)
+	_, lost := ar.waitFor(t, 0, "reconnecting", isState(StateReconnecting))
+	for i := 1; i <= 5; i++ { // more than the server keeps
+		if _, err := bob.Chat(ctx, "lobby", fmt.Sprint("missed ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	px.setRefuse(false)
+	ev, ig := ar.waitFor(t, lost, "a gap", func(ev Event) bool { _, ok := ev.Value.(*Gap); return ok })
+	g := ev.Value.(*Gap)
+	next, _ := ar.waitFor(t, ig+1, "the first kept message", isChat("lobby", "bob", "missed 3"))
+	if g.Room != "lobby" || g.Before != next.Value.(*api.ChatEvent).ID {
+		t.Fatalf("gap %+v, want lobby before the id of 'missed 3'", g)
+	}
+	ar.waitFor(t, ig, "missed 5", isChat("lobby", "bob", "missed 5"))
+	if got := chatTexts(ar.all(), "lobby"); strings.Join(got, "|") != "seen|missed 3|missed 4|missed 5" {
+		t.Fatalf("alice's lobby %q", got)
+	}
+	_ = alice
+}
