@@ -218,7 +218,7 @@ func (b *MemoryBroker) Join(_ context.Context, req JoinRequest) error {
 		From: req.Name, Session: req.Session, Ref: req.Ref,
 		Users: users, Replay: r.hist.replay(req.Since, req.Replay, b.cutoff()),
 	}
-	r.hist.lastID = ev.ID
+	r.hist.mark(ev.ID)
 	b.publish(ev)
 	return nil
 }
@@ -243,7 +243,7 @@ func (b *MemoryBroker) Leave(_ context.Context, room, name, session, reason, ref
 		Kind: EventLeave, ID: b.ids.Next(), TS: b.clock.Now(), Room: room,
 		From: name, Session: session, Reason: reason, Ref: ref,
 	}
-	r.hist.lastID = ev.ID
+	r.hist.mark(ev.ID)
 	if len(r.members) == 0 {
 		r.emptySince = ev.TS
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sort"
 	"time"
 
 	"github.com/chatd/chatd/api"
@@ -8,23 +9,51 @@ import (
 
 // history keeps the newest chat events of one room in a ring that grows up to
 // size entries, so that an idle room with three messages costs three entries.
-// It is not safe for concurrent use; the room's lock guards it.
+// It also remembers the ids of the room's latest join and leave events
+// (marks), because a reconnecting client's since is the last id it saw, which
+// may be one of those. It is not safe for concurrent use; the room's lock
+// guards it.
 type history struct {
 	buf   []api.ChatEvent // ring once len(buf) == size
 	start int             // index of the oldest entry
 	size  int
-	// lastID is the id of the newest event of the room of any kind. A since
-	// id above it cannot have come from this room (it is unknown), so the
-	// whole history is replayed; a since at or below it that names a join or
-	// leave event replays what followed it.
-	lastID string
+	marks ring[string] // ids of recent join and leave events
+}
+
+// ring is a bounded FIFO that grows up to its size.
+type ring[T any] struct {
+	buf   []T
+	start int
+}
+
+func (r *ring[T]) push(v T, size int) {
+	if len(r.buf) < size {
+		r.buf = append(r.buf, v)
+		return
+	}
+	if size == 0 {
+		return
+	}
+	r.buf[r.start] = v
+	r.start = (r.start + 1) % size
+}
+
+func (r *ring[T]) contains(match func(T) bool) bool {
+	for _, v := range r.buf {
+		if match(v) {
+			return true
+		}
+	}
+	return false
 }
 
 func newHistory(size int) *history { return &history{size: size} }
 
+// mark remembers the id of a join or leave event of the room.
+func (h *history) mark(id string) { h.marks.push(id, max(h.size, 64)) }
+
 // add appends e, dropping the oldest entry when the ring is full.
 func (h *history) add(e api.ChatEvent) {
-	h.lastID = e.ID
 	if h.size == 0 {
 		return
 	}
@@ -65,9 +94,10 @@ func (h *history) prune(cutoff time.Time) {
 }
 
 // replay returns copies of the events to replay, oldest first, marked
-// Replay: with since == "" the last limit events; otherwise every kept event
-// after since (all of them when since is unknown or older than what is kept).
-// Events older than cutoff are skipped even if a sweep has not pruned them yet.
+// Replay: with since == "" the last limit events; with since the id of a kept
+// event of the room (chat, join or leave) every kept event after it; with any
+// other since (unknown, or older than what is kept) everything kept. Events
+// older than cutoff are skipped even if a sweep has not pruned them yet.
 func (h *history) replay(since string, limit int, cutoff time.Time) []api.ChatEvent {
 	first := 0
 	for first < len(h.buf) && h.at(first).TS.Before(cutoff) {
@@ -78,12 +108,9 @@ func (h *history) replay(since string, limit int, cutoff time.Time) []api.ChatEv
 		if n := len(h.buf) - first; n > limit {
 			first += n - limit
 		}
-	case since > h.lastID:
-		// unknown: replay everything still kept
-	default:
-		for first < len(h.buf) && h.at(first).ID <= since {
-			first++
-		}
+	case h.known(since):
+		// Ids increase with the ring's order: skip up to since.
+		first += sort.Search(len(h.buf)-first, func(i int) bool { return h.at(first+i).ID > since })
 	}
 	if first >= len(h.buf) {
 		return nil
@@ -95,4 +122,14 @@ func (h *history) replay(since string, limit int, cutoff time.Time) []api.ChatEv
 		out = append(out, e)
 	}
 	return out
+}
+
+// known reports whether id is a kept chat event or a remembered join or
+// leave event of this room.
+func (h *history) known(id string) bool {
+	i := sort.Search(len(h.buf), func(i int) bool { return h.at(i).ID >= id })
+	if i < len(h.buf) && h.at(i).ID == id {
+		return true
+	}
+	return h.marks.contains(func(m string) bool { return m == id })
 }

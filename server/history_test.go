@@ -21,7 +21,7 @@ func TestHistory(t *testing.T) {
 	cases := []struct {
 		name        string
 		h           *history
-		lastID      string // set after filling (a later join/leave)
+		mark        string // a join or leave id remembered after filling
 		since       string
 		limit       int
 		cutoff      time.Time
@@ -35,15 +35,17 @@ func TestHistory(t *testing.T) {
 		{"since the newest", fill(500, 10), "", id(10), 50, t0, 0, 0},
 		{"since older than kept", fill(5, 12), "", id(2), 50, t0, 8, 12},
 		{"since a later join id", fill(500, 10), id(11), id(11), 50, t0, 0, 0},
-		{"since unknown", fill(500, 10), "", id(99), 50, t0, 1, 10},
+		{"since a join id between messages", fill(500, 10), id(5) + "5", id(5) + "5", 50, t0, 6, 10},
+		{"since unknown, newer than everything", fill(500, 10), "", id(99), 50, t0, 1, 10},
+		{"since unknown, between kept messages", fill(500, 10), "", id(5) + "5", 50, t0, 1, 10},
 		{"expired events are not replayed", fill(500, 10), "", "", 50, t0.Add(4*time.Minute + time.Second), 5, 10},
 		{"empty", fill(500, 0), "", "", 50, t0, 0, 0},
 		{"size 0 keeps nothing", fill(0, 10), "", "", 50, t0, 0, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if c.lastID != "" {
-				c.h.lastID = c.lastID
+			if c.mark != "" {
+				c.h.mark(c.mark)
 			}
 			got := c.h.replay(c.since, c.limit, c.cutoff)
 			want := 0

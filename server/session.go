@@ -147,9 +147,12 @@ func (s *session) readFailure(err error) closeCause {
 	var ce *wire.CloseError
 	if errors.As(err, &ce) {
 		switch ce.Code {
-		case 1002, 1007, 1009, 1011:
+		case wire.StatusProtocolError, wire.StatusInvalidFramePayloadData, wire.StatusMessageTooBig, wire.StatusInternalError:
 			// wire detected a violation and has sent this code itself.
 			return closeCause{code: ce.Code, reason: ce.Reason, leave: leaveDisconnected}
+		case wire.StatusAbnormalClosure, wire.StatusTLSHandshake:
+			// The connection broke (EOF, reset, half-close) without a Close frame.
+			return closeCause{code: ce.Code, reason: "connection lost", leave: leaveDisconnected}
 		}
 		// The client closed: it left.
 		return closeCause{code: ce.Code, reason: ce.Reason, leave: leaveLeft}

@@ -308,6 +308,7 @@ func testHistory(t *testing.T, b server.Broker) {
 		{"since the join before every message", joins[0].ID, 50, 0, n},
 		{"since older than everything", "00000000000000000000000000", 50, 0, n},
 		{"since unknown (newer than anything here)", "7ZZZZZZZZZZZZZZZZZZZZZZZZZ", 50, 0, n},
+		{"since unknown (between kept messages)", unusedID(chats[30].ID, chats, joins), 50, 0, n},
 	}
 	for _, c := range cases {
 		got, err := b.History(bg, "lobby", c.since, c.limit)
@@ -335,6 +336,20 @@ func testHistory(t *testing.T, b server.Broker) {
 	if len(j.Replay) != 2 || j.Replay[0].ID != chats[n-2].ID || j.Replay[1].ID != chats[n-1].ID {
 		t.Errorf("join replay with since = %+v, want the last 2 messages", j.Replay)
 	}
+}
+
+// unusedID returns a valid id next to near that no event used: an id in the
+// middle of the room's range that the room does not know.
+func unusedID(near string, used ...[]server.Event) string {
+	for _, c := range "0123456789ABCDEFGHJKMNPQRSTVWXYZ" {
+		cand := near[:25] + string(c)
+		if !slices.ContainsFunc(used, func(evs []server.Event) bool {
+			return slices.ContainsFunc(evs, func(e server.Event) bool { return e.ID == cand })
+		}) {
+			return cand
+		}
+	}
+	panic("no unused id next to " + near)
 }
 
 func testPM(t *testing.T, b server.Broker) {
