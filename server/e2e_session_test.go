@@ -642,3 +642,15 @@ func TestE2ENameAndRoomRules(t *testing.T) {
 		})
 	}
 }
+
+// TestE2EJoinToken: `token` is a known join field; a server without
+// authentication configured accepts it and ignores it.
+func TestE2EJoinToken(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	c := h.dial(t, dialOpts{})
+	c.name = "tok"
+	c.join(map[string]any{"name": "tok", "token": "secret"}, true)
+	c.send(map[string]any{"type": "chat", "text": "hi", "token": "secret", "ref": "x"})
+	c.expectError("invalid_message", "x", []string{"token"}) // only join knows it
+}
