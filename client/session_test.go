@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func ts(t time.Time) string { return string(api.AppendTS(nil, t)) }
 // dispatch directly.
 func newBareSession(opts Options) *Session {
 	opts = opts.withDefaults()
-	return &Session{opts: opts, q: newEventQueue(1 << 10), rooms: map[string]*roomState{},
+	return &Session{opts: opts, q: newEventQueue(opts.MaxQueuedEvents), rooms: map[string]*roomState{},
 		pending: map[string]*call{}, typing: map[Target]*typingState{}, runDone: make(chan struct{})}
 }
 
@@ -194,5 +195,24 @@ func TestRoomSinceIsTheLastChat(t *testing.T) {
 		if got := tc.rs.since(); got != tc.want {
 			t.Errorf("%+v.since() = %q, want %q", tc.rs, got, tc.want)
 		}
+	}
+}
+
+func TestUnreadEventsEndTheSessionInsteadOfDroppingSilently(t *testing.T) {
+	s := newBareSession(Options{MaxQueuedEvents: 4})
+	for i := range 10 {
+		s.dispatch([]byte(fmt.Sprintf(`{"type":"typing","from":"bob","active":true,"room":"lobby","ts":"2026-11-24T18:04:0%d.000Z"}`, i)))
+	}
+	s.mu.Lock()
+	over := s.overflow
+	s.mu.Unlock()
+	if !over {
+		t.Fatal("10 unread events past a limit of 4 did not mark the session as overflowing")
+	}
+	if retryable(ErrSlowConsumer) {
+		t.Fatal("a slow consumer must not be retried")
+	}
+	if n := len(s.drainBare()); n < 4 || n > 5 {
+		t.Fatalf("%d events kept, want the first 4 (5 if the pump held one)", n)
 	}
 }
