@@ -872,13 +872,12 @@ func (h *harness) rawHandshake(t testing.TB, path string, extra http.Header) *ra
 	keyBytes := make([]byte, 16)
 	_, _ = rand.Read(keyBytes)
 	key := base64.StdEncoding.EncodeToString(keyBytes)
-	hdr := http.Header{
-		"Host":                  {h.addr},
-		"Upgrade":               {"websocket"},
-		"Connection":            {"Upgrade"},
-		"Sec-WebSocket-Key":     {key},
-		"Sec-WebSocket-Version": {"13"},
-	}
+	hdr := http.Header{} // canonical keys, so that extra can replace or remove them
+	hdr.Set("Host", h.addr)
+	hdr.Set("Upgrade", "websocket")
+	hdr.Set("Connection", "Upgrade")
+	hdr.Set("Sec-WebSocket-Key", key)
+	hdr.Set("Sec-WebSocket-Version", "13")
 	for k, v := range extra {
 		if len(v) == 1 && v[0] == "" {
 			hdr.Del(k)
@@ -886,8 +885,13 @@ func (h *harness) rawHandshake(t testing.TB, path string, extra http.Header) *ra
 		}
 		hdr[http.CanonicalHeaderKey(k)] = v
 	}
+	method := "GET"
+	if m := hdr.Get("X-Method"); m != "" { // a test's way to send another method
+		method = m
+		hdr.Del("X-Method")
+	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "GET %s HTTP/1.1\r\n", path)
+	fmt.Fprintf(&sb, "%s %s HTTP/1.1\r\n", method, path)
 	for k, vs := range hdr {
 		for _, v := range vs {
 			fmt.Fprintf(&sb, "%s: %s\r\n", k, v)

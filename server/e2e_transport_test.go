@@ -131,9 +131,20 @@ func TestE2EHandshakeRefusals(t *testing.T) {
 					r.resp.StatusCode, r.resp.Header.Get("Sec-WebSocket-Version"))
 			}
 		}},
+		// RFC 6455 §4.2.1: the key is required, and is 16 random bytes in base64.
 		{name: "no key", hdr: http.Header{"Sec-WebSocket-Key": {""}}, check: func(t *testing.T, r *rawClient) {
 			if r.resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("missing key: status %d, want 400", r.resp.StatusCode)
+			}
+		}},
+		{name: "short key", hdr: http.Header{"Sec-WebSocket-Key": {"c2hvcnQ="}}, check: func(t *testing.T, r *rawClient) {
+			if r.resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("key of 5 bytes: status %d, want 400", r.resp.StatusCode)
+			}
+		}},
+		{name: "POST", hdr: http.Header{"X-Method": {"POST"}}, check: func(t *testing.T, r *rawClient) {
+			if r.resp.StatusCode < 400 || r.resp.StatusCode > 499 {
+				t.Fatalf("POST /ws: status %d, want 4xx", r.resp.StatusCode)
 			}
 		}},
 	}

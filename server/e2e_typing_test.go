@@ -64,6 +64,23 @@ func (r *typingRig) marker() {
 	r.b.expectChat("dev", "alice", text)
 }
 
+// markerAllowing is marker, letting through envelopes that allow accepts before it.
+func (r *typingRig) markerAllowing(allow func(env) bool) {
+	r.t.Helper()
+	r.markers++
+	text := "marker " + string(rune('a'+r.markers%26))
+	r.a.chat("dev", text)
+	for {
+		e := r.b.next()
+		if e.typ() == "chat" && e.s("room") == "dev" && e.s("text") == text {
+			return
+		}
+		if !allow(e) {
+			r.t.Fatalf("bob: before marker %q: unexpected %s", text, e)
+		}
+	}
+}
+
 // expectTyping requires c's next envelope to be alice's typing with the given state
 // for target (key "room" or "to"), never with a ref.
 func expectTyping(t *testing.T, c *client, active bool, key, target string) env {
@@ -150,6 +167,18 @@ func TestE2ETyping(t *testing.T) {
 			expectTyping(t, r.b, false, "room", "lobby")
 			r.typing(map[string]any{"active": true}) // a new indicator, last relay 7.5 s ago
 			expectTyping(t, r.b, true, "room", "lobby")
+		}},
+		{name: "refreshing every 3 s keeps it alive", run: func(t *testing.T, r *typingRig) {
+			r.typing(map[string]any{"active": true})
+			expectTyping(t, r.b, true, "room", "lobby")
+			for range 4 {
+				r.clk.Advance(3 * time.Second)
+				r.typing(map[string]any{"active": true})
+				// A refresh may be relayed again (at most once per 2 s), never a false.
+				r.markerAllowing(func(e env) bool { return e.typ() == "typing" && e.b("active") && e.s("room") == "lobby" })
+			}
+			r.clk.Advance(6 * time.Second) // refreshes stop: it expires
+			expectTyping(t, r.b, false, "room", "lobby")
 		}},
 		{name: "explicit false is relayed and ends the indicator", run: func(t *testing.T, r *typingRig) {
 			r.typing(map[string]any{"active": true})
