@@ -9,7 +9,10 @@ FUZZ_TARGETS := \
 	./wire:FuzzReadFrameClient \
 	./wire:FuzzHandshake \
 	./wire:FuzzValidateUTF8 \
-	./api:FuzzDecodeClient
+	./api:FuzzDecodeClient \
+	./api:FuzzScanner \
+	./client:FuzzDispatch \
+	./client/term:FuzzParse
 
 .PHONY: run test deps vet unit fuzz bench lint wsecho cluster
 
