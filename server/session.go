@@ -83,10 +83,13 @@ func (s *session) run() {
 	go s.pingLoop()
 
 	s.close(s.readLoop())
+	// Tell the rooms now, not after the close handshake: the members should
+	// not wait up to CloseTimeout to learn that someone left. The queue is
+	// closed already, so the leaver gets none of its own leave events.
+	s.leaveRooms(s.cause.leave)
 	s.wg.Wait()
 	_ = s.conn.CloseNow()
 
-	s.leaveRooms(s.cause.leave)
 	s.mu.Lock()
 	name := s.name
 	s.mu.Unlock()
