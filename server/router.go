@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -17,7 +18,7 @@ func (s *session) handle(msg []byte) *closeCause {
 		return nil
 	}
 	s.srv.m.received(m.Kind())
-	if s.srv.log.Enabled(s.ctx, levelDebug) {
+	if s.srv.log.Enabled(context.Background(), levelDebug) {
 		// Message text is private: it is logged at debug level only.
 		s.srv.log.Debug("message", "session", s.id, "type", m.Kind(), "body", string(msg))
 	}

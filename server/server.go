@@ -3,10 +3,10 @@
 // them to handlers, and fans events out through a Broker, whose in-memory
 // implementation serves a single process.
 //
-// One connection is three goroutines: a read loop that decodes and handles
-// messages in order (session.go, router.go), a writer that drains the
-// connection's bounded outbound queue with one writev per batch (queue.go),
-// and a pinger. A room event is encoded and framed once and the same frame is
+// One connection is two goroutines: a read loop that decodes and handles
+// messages in order (session.go, router.go), and a writer that drains the
+// connection's bounded outbound queue with one writev per batch (queue.go)
+// and sends the pings. A room event is encoded and framed once and the same frame is
 // queued to every member (deliver.go).
 //
 // Where PROTOCOL.md leaves room for choice:

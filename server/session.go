@@ -39,8 +39,6 @@ type session struct {
 	lim    *limiter
 	typing *typingTracker
 
-	ctx     context.Context // ends when the session starts closing
-	cancel  context.CancelFunc
 	closing chan struct{}
 	once    sync.Once
 	cause   closeCause // written before closing is closed
@@ -65,7 +63,6 @@ func newSession(srv *Server, conn *wire.Conn, remote string) *session {
 		closing: make(chan struct{}),
 		rooms:   make(map[string]struct{}),
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.typing = newTypingTracker(srv.clock, srv.cfg.TypingExpiry, srv.cfg.TypingThrottle, s.relayTyping)
 	return s
 }
@@ -78,9 +75,8 @@ func (s *session) run() {
 	// is not extended by anything the client sends.
 	_ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.JoinTimeout))
 	s.conn.SetCloseTimeout(s.srv.cfg.CloseTimeout)
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go s.writeLoop()
-	go s.pingLoop()
 
 	s.close(s.readLoop())
 	// Tell the rooms now, not after the close handshake: the members should
@@ -110,7 +106,7 @@ func (s *session) run() {
 
 // readLoop reads and handles messages until the connection ends, and says why.
 func (s *session) readLoop() closeCause {
-	buf := make([]byte, 0, 1024)
+	buf := make([]byte, 0, 512) // grows to the largest message read
 	for {
 		typ, msg, err := s.conn.ReadMessageInto(buf[:0])
 		if err != nil {
@@ -170,15 +166,34 @@ func (s *session) close(c closeCause) {
 	s.once.Do(func() {
 		s.cause = c
 		s.q.close()
-		s.cancel()
 		close(s.closing)
 	})
 }
 
-// writeLoop drains the outbound queue, one writev per batch, and sends the
-// Close frame when the session ends.
+// writeLoop drains the outbound queue, one writev per batch, pings every
+// PingInterval, and sends the Close frame when the session ends. Pinging
+// here rather than in a goroutine of its own keeps a connection at two
+// goroutines; the pong is read by the read loop, and like every other byte
+// it pushes the idle deadline forward (a peer that never answers hits the
+// idle timeout).
 func (s *session) writeLoop() {
 	defer s.wg.Done()
+	pingDue := make(chan struct{}, 1)
+	every := s.srv.cfg.PingInterval
+	arm := func() Timer {
+		return s.srv.clock.AfterFunc(every, func() {
+			select {
+			case pingDue <- struct{}{}:
+			default:
+			}
+		})
+	}
+	pingTimer := arm()
+	defer func() { pingTimer.Stop() }()
+	// Ping sends the frame, then waits for the pong until its context ends:
+	// with a context that has ended already it only sends.
+	sendOnly, cancel := context.WithCancel(context.Background())
+	cancel()
 	for {
 		select {
 		case <-s.q.wake:
@@ -187,6 +202,10 @@ func (s *session) writeLoop() {
 				_ = s.conn.CloseNow()
 				return
 			}
+		case <-pingDue:
+			_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+			_ = s.conn.Ping(sendOnly, nil)
+			pingTimer = arm()
 		case <-s.closing:
 			c := s.cause
 			if c.flush {
@@ -195,7 +214,6 @@ func (s *session) writeLoop() {
 				}
 			}
 			if c.send {
-				_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 				if err := s.conn.Close(c.code, c.reason); err != nil {
 					s.srv.log.Debug("close handshake", "session", s.id, "err", err)
 				}
@@ -220,35 +238,6 @@ func (s *session) flush() error {
 		s.srv.m.bytesOut.Add(float64(n))
 	}
 	return err
-}
-
-// pingLoop pings every PingInterval. Pongs (like every other byte) push the
-// idle deadline forward; a peer that does not answer hits the idle timeout.
-func (s *session) pingLoop() {
-	defer s.wg.Done()
-	tick := make(chan struct{}, 1)
-	every := s.srv.cfg.PingInterval
-	arm := func() Timer {
-		return s.srv.clock.AfterFunc(every, func() {
-			select {
-			case tick <- struct{}{}:
-			default:
-			}
-		})
-	}
-	t := arm()
-	defer func() { t.Stop() }()
-	for {
-		select {
-		case <-s.closing:
-			return
-		case <-tick:
-			ctx, cancel := context.WithTimeout(s.ctx, every)
-			_ = s.conn.Ping(ctx, nil)
-			cancel()
-			t = arm()
-		}
-	}
 }
 
 // send queues a prepared frame. A queue that would overflow closes the
