@@ -40,6 +40,7 @@ type config struct {
 	serve        string
 	listen       string
 	profileRates bool
+	serverLog    string
 
 	changed func(name string) bool
 }
@@ -81,7 +82,7 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.IntVar(&c.refine, "refine", 2, "bisection steps after the first step that fails")
 	fs.DurationVar(&c.p99, "p99", 50*time.Millisecond, "delivery p99 a step must stay within to hold")
 	fs.DurationVar(&c.drain, "drain", 2*time.Second, "how long after a step's last send deliveries may still arrive")
-	fs.StringVar(&c.profileDir, "profile", "", "save pprof profiles of the servers into this directory (CPU under load, heap and goroutines when idle)")
+	fs.StringVar(&c.profileDir, "profile", "", "save pprof profiles of the servers into this directory (CPU under load, heap and goroutines when idle), and chatd's log")
 	fs.IntVar(&c.profileSeconds, "profile-seconds", 10, "length of the CPU profile; keep it shorter than the load")
 	fs.BoolVar(&c.sameSourceIP, "no-source-spread", false, "dial from the default source address instead of 127.0.0.2–254")
 	fs.IntVar(&c.dialConcurrency, "dial-concurrency", 64, "connections being opened at once")
@@ -91,7 +92,8 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&c.listen, "serve-chatd", "", "child mode: serve chatd on this address")
 	fs.StringVar(&c.listen, "serve-baseline", "", "child mode: serve the baseline on this address")
 	fs.BoolVar(&c.profileRates, "profile-rates", false, "child mode: record mutex and block profiles")
-	for _, h := range []string{"serve-chatd", "serve-baseline", "profile-rates"} {
+	fs.StringVar(&c.serverLog, "server-log", "", "child mode: chatd's log (info level, JSON) into this file")
+	for _, h := range []string{"serve-chatd", "serve-baseline", "profile-rates", "server-log"} {
 		_ = fs.MarkHidden(h)
 	}
 	help := fs.BoolP("help", "h", false, "show this help")

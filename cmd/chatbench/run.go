@@ -145,6 +145,9 @@ func runOne(ctx context.Context, c *config, scenario, name string, pr *progress)
 		args := []string{"--serve-" + name, "127.0.0.1:0"}
 		if c.profileDir != "" {
 			args = append(args, "--profile-rates")
+			if name == "chatd" {
+				args = append(args, "--server-log", filepath.Join(c.profileDir, fmt.Sprintf("chatd-%s.log", scenario)))
+			}
 		}
 		t, err = bench.StartChild(ctx, name, exe, args)
 		if err != nil {

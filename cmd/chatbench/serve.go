@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"runtime"
 	"time"
 
@@ -28,7 +30,16 @@ func serveChild(c *config, stdin io.Reader, stdout io.Writer) error {
 		mux.Handle("/ws", b)
 		return bench.ServeChild(c.listen, bench.DebugMux(mux), stdout, stdin)
 	case "chatd":
-		s, err := server.New(chatdConfig())
+		cfg := chatdConfig()
+		if c.serverLog != "" {
+			f, err := os.Create(c.serverLog)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			cfg.Logger = slog.New(slog.NewJSONHandler(f, nil))
+		}
+		s, err := server.New(cfg)
 		if err != nil {
 			return err
 		}

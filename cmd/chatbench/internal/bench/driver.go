@@ -154,14 +154,21 @@ func (p *pool) connect(ctx context.Context, n int, roomOf func(i int) string) er
 	return err
 }
 
-// closeAll tears every connection down and waits for the readers.
+// closeAll tears every connection down and waits for the readers. Every
+// client is marked as leaving first: the server reacting to the first
+// closes (leave events to the rest, failed writes) is teardown, not an
+// error of the run.
 func (p *pool) closeAll() {
+	for _, c := range p.clients {
+		if c != nil {
+			c.leaving.Store(true)
+		}
+	}
 	var wg sync.WaitGroup
 	for _, c := range p.clients {
 		if c == nil {
 			continue
 		}
-		c.leaving.Store(true)
 		_ = c.ws.CloseNow()
 		wg.Add(1)
 		go func() { defer wg.Done(); <-c.done }()
