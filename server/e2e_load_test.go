@@ -96,6 +96,9 @@ func TestE2EThousandClients(t *testing.T) {
 		// A loaded CI machine (and -race) may leave a reader unscheduled for a
 		// while: this test is about delivery and order, not about slow consumers.
 		c.WriteTimeout, c.QueueBytes, c.JoinTimeout = time.Minute, 8<<20, time.Minute
+		// No pings during the test: gorilla answers them with a 1 s write deadline,
+		// and a pong write starved that long poisons its connection for good.
+		c.PingInterval, c.IdleTimeout = 10*time.Minute, 20*time.Minute
 	})
 
 	members := make([]*loadMember, clients)
@@ -291,6 +294,7 @@ func TestE2ESlowConsumer(t *testing.T) {
 		// Long enough that the server is still trying to deliver slow's Close frame
 		// when slow resumes reading at the end of the flood.
 		c.WriteTimeout, c.CloseTimeout = time.Minute, time.Minute
+		c.PingInterval, c.IdleTimeout = 10*time.Minute, 20*time.Minute // see TestE2EThousandClients
 	})
 	a, _ := h.joinAs(t, "alice", "lobby")
 	b, _ := h.joinAs(t, "bob", "lobby")
