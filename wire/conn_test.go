@@ -325,3 +325,122 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 		})
 	}
 }
+
+// TestConcurrentUse exercises the documented rule under -race: one reader
+// and one writer per side at the same time, plus WritePrepared, WriteBatch
+// and Ping from other goroutines, then Close from yet another.
+func TestConcurrentUse(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		var aopts AcceptOptions
+		var dopts DialOptions
+		if compress {
+			aopts.Compression = &CompressionOptions{}
+			dopts.Compression = &CompressionOptions{}
+		}
+		p := newPair(t, &aopts, &dopts)
+		const n = 200
+		pm, _ := NewPreparedMessage(TextMessage, []byte(strings.Repeat("prepared ", 50)))
+		var wg sync.WaitGroup
+		// Server: echo reader/writer loop.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				typ, b, err := p.srv.ReadMessage()
+				if err != nil {
+					return
+				}
+				if err := p.srv.WriteMessage(typ, b); err != nil {
+					return
+				}
+			}
+		}()
+		// Server: broadcasts from other goroutines.
+		for g := 0; g < 2; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < n/4; i++ {
+					if i%2 == 0 {
+						p.srv.WritePrepared(pm)
+					} else {
+						p.srv.WriteBatch([]*PreparedMessage{pm, pm})
+					}
+				}
+			}()
+		}
+		// Client: writer and pinger.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				w, err := p.cli.NextWriter(BinaryMessage)
+				if err != nil {
+					return
+				}
+				w.Write(bytes.Repeat([]byte{byte(i)}, 1000+i))
+				w.Close()
+			}
+		}()
+		pinged := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			for i := 0; i < 10; i++ {
+				if err := p.cli.Ping(ctx, nil); err != nil {
+					pinged <- err
+					return
+				}
+			}
+			pinged <- nil
+		}()
+		// Client reader: runs until the connection closes (it also reads
+		// the pongs); the test counts what it delivers.
+		type msg struct {
+			typ MessageType
+			b   []byte
+			err error
+		}
+		msgs := make(chan msg, 16)
+		go func() {
+			for {
+				typ, b, err := p.cli.ReadMessage()
+				msgs <- msg{typ, b, err}
+				if err != nil {
+					close(msgs)
+					return
+				}
+			}
+		}()
+		echoes, prepared := 0, 0
+		for echoes < n || prepared < n/4*3/2 {
+			m := <-msgs
+			if m.err != nil {
+				t.Fatalf("client read after %d echoes, %d prepared: %v", echoes, prepared, m.err)
+			}
+			if m.typ == TextMessage {
+				if string(m.b) != strings.Repeat("prepared ", 50) {
+					t.Fatal("prepared message corrupted")
+				}
+				prepared++
+				continue
+			}
+			if len(m.b) != 1000+echoes || m.b[0] != byte(echoes) {
+				t.Fatalf("echo %d: %d bytes starting %d", echoes, len(m.b), m.b[0])
+			}
+			echoes++
+		}
+		if err := <-pinged; err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
+		if err := p.cli.Close(StatusNormalClosure, "done"); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		for m := range msgs {
+			if m.err != nil && CloseStatus(m.err) != StatusNormalClosure {
+				t.Fatalf("client reader ended with %v", m.err)
+			}
+		}
+		wg.Wait()
+	}
+}
