@@ -2,6 +2,8 @@ package natsbroker
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -43,10 +45,10 @@ func connect(t testing.TB, url string) *nats.Conn {
 // fastOptions are short timings so that node death shows within a second.
 func fastOptions() Options {
 	return Options{
-		NodeTTL:       time.Second,
-		Heartbeat:     100 * time.Millisecond,
-		LostAfter:     300 * time.Millisecond,
-		MemoryStorage: false,
+		NodeTTL:   2 * time.Second,
+		Heartbeat: 100 * time.Millisecond,
+		LostAfter: time.Second,
+		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 }
 

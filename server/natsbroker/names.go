@@ -37,7 +37,7 @@ func (b *Broker) ClaimName(ctx context.Context, name, session string) error {
 		if !ok {
 			continue // released meanwhile: try again
 		}
-		if h.Session != session && b.alive(h.Node) {
+		if h.Session != session && b.nodeAlive(ctx, h.Node) {
 			return server.ErrNameTaken
 		}
 		// Our own claim again (the spelling may differ), or a dead node's.
@@ -115,6 +115,24 @@ func isRevisionConflict(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyExists) ||
 		errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// nodeAlive is alive, confirmed by the nodes bucket before calling a node
+// dead: our copy of the bucket may lag (after a NATS restart, for one),
+// while the bucket's TTL makes the key's presence the truth.
+func (b *Broker) nodeAlive(ctx context.Context, node string) bool {
+	if b.alive(node) {
+		return true
+	}
+	_, err := b.nodes.Get(ctx, node)
+	if err == nil {
+		b.mu.Lock()
+		b.seen[node] = time.Now()
+		b.mu.Unlock()
+		return true
+	}
+	// Only a definite "no such key" is death; an error talking to NATS is not.
+	return !errors.Is(err, jetstream.ErrKeyNotFound)
 }
 
 // alive says whether node is this node or has announced itself within

@@ -138,8 +138,8 @@ type Broker struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	cons    jetstream.ConsumeContext
-	watches []jetstream.KeyWatcher
-	natsubs []*nats.Subscription // guarded by mu
+	watches []jetstream.KeyWatcher // guarded by mu
+	natsubs []*nats.Subscription   // guarded by mu
 	typing  chan *nats.Msg
 	cleanMu sync.Mutex // one cleanup pass at a time
 }
@@ -378,7 +378,10 @@ func (b *Broker) Close() error {
 		b.cons.Stop()
 		<-b.cons.Closed()
 	}
-	for _, w := range b.watches {
+	b.mu.Lock()
+	watches := b.watches
+	b.mu.Unlock()
+	for _, w := range watches {
 		_ = w.Stop()
 	}
 	b.mu.Lock()

@@ -30,6 +30,7 @@ func (b *Broker) heartbeatLoop() {
 	t := time.NewTicker(b.opts.Heartbeat)
 	defer t.Stop()
 	lastBeat := time.Now()
+	down := false // NATS was unreachable or refused a heartbeat
 	for {
 		select {
 		case <-b.ctx.Done():
@@ -38,11 +39,16 @@ func (b *Broker) heartbeatLoop() {
 		}
 		now := time.Now()
 		if b.nc.IsConnected() {
-			ctx, cancel := context.WithTimeout(b.ctx, b.opts.Heartbeat)
+			ctx, cancel := context.WithTimeout(b.ctx, b.opts.LostAfter)
 			err := b.heartbeat(ctx)
 			cancel()
 			if err == nil {
-				lastBeat = now
+				if down {
+					// After an outage (a NATS restart loses the watchers'
+					// consumers) follow the buckets afresh.
+					b.rewatch()
+				}
+				lastBeat, down = now, false
 				b.mu.Lock()
 				b.lostSince, b.lostSent = time.Time{}, false
 				b.mu.Unlock()
@@ -51,11 +57,36 @@ func (b *Broker) heartbeatLoop() {
 			}
 			b.log.Warn("natsbroker: heartbeat failed", "err", err)
 		}
+		down = true
 		closed := b.nc.Status() == nats.CLOSED
 		if closed || now.Sub(lastBeat) >= b.opts.LostAfter {
 			b.loseNATS(closed)
 		}
 	}
+}
+
+// rewatch restarts the bucket watchers, starting from the buckets' current
+// contents.
+func (b *Broker) rewatch() {
+	b.mu.Lock()
+	old := b.watches
+	b.watches = nil
+	b.mu.Unlock()
+	for _, w := range old {
+		_ = w.Stop()
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, b.opts.NodeTTL)
+	defer cancel()
+	b.mu.Lock()
+	clear(b.holders) // the watch brings back every current claim
+	b.mu.Unlock()
+	if err := b.watch(ctx, b.names, b.applyName); err != nil {
+		b.log.Warn("natsbroker: following the names bucket again", "err", err)
+	}
+	if err := b.watch(ctx, b.nodes, b.applyNode); err != nil {
+		b.log.Warn("natsbroker: following the nodes bucket again", "err", err)
+	}
+	b.log.Info("natsbroker: following the buckets again after an outage")
 }
 
 // loseNATS tells the subscribers, once per outage, that this node can no
@@ -127,7 +158,19 @@ func (b *Broker) cleanup() {
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, b.opts.NodeTTL)
 	defer cancel()
+	verdict := map[string]bool{} // node → alive, confirmed by the bucket
+	alive := func(node string) bool {
+		v, ok := verdict[node]
+		if !ok {
+			v = b.nodeAlive(ctx, node)
+			verdict[node] = v
+		}
+		return v
+	}
 	for _, d := range members {
+		if alive(d.m.Node) {
+			continue
+		}
 		err := b.Leave(ctx, d.room, d.m.Name, d.m.Session, "disconnected", "")
 		if err != nil && !errors.Is(err, server.ErrNotMember) {
 			b.log.Warn("natsbroker: leave for a dead node's member", "room", d.room, "name", d.m.Name, "err", err)
@@ -138,6 +181,9 @@ func (b *Broker) cleanup() {
 		}
 	}
 	for i, h := range names {
+		if alive(h.Node) {
+			continue
+		}
 		if err := b.releaseHolder(ctx, keys[i], h); err != nil {
 			b.log.Warn("natsbroker: freeing a dead node's name", "name", h.Name, "err", err)
 		}

@@ -21,6 +21,38 @@ type roomState struct {
 	lastTS  time.Time // time of the room's last record
 	members []member  // sorted by Key
 	chats   chatRing  // the kept chat messages: sequence, id, time (the text stays in the stream)
+	// marks are the ids of the room's latest join and leave events: a
+	// reconnecting client's since is the last id it saw, which may be one.
+	marks []string
+}
+
+// mark remembers the id of a join or leave event, as many as the history
+// keeps messages (at least 64).
+func (st *roomState) mark(id string, size int) {
+	size = max(size, 64)
+	if len(st.marks) >= size {
+		st.marks = append(st.marks[:0], st.marks[len(st.marks)-size+1:]...)
+	}
+	st.marks = append(st.marks, id)
+}
+
+// known reports whether id is a kept chat message or a remembered join or
+// leave of the room.
+func (st *roomState) known(id string) bool {
+	r := &st.chats
+	lo, hi := 0, r.len()
+	for lo < hi {
+		m := (lo + hi) / 2
+		if r.at(m).id < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < r.len() && r.at(lo).id == id {
+		return true
+	}
+	return slices.Contains(st.marks, id)
 }
 
 // convState is the same for one private conversation.
@@ -61,8 +93,8 @@ func (r *chatRing) at(i int) *chatRef { return &r.buf[(r.start+i)%len(r.buf)] }
 
 // pick returns the chat messages to replay, oldest first, with the rules of
 // the in-memory history: with since == "" the last limit; otherwise every
-// kept message after since, or all of them when since is newer than the
-// room's last event (it cannot have come from this room). Messages older
+// kept message after since, or all of them when since names no kept
+// message and no remembered join or leave of the room. Messages older
 // than cutoff are skipped even before the stream drops them.
 func (st *roomState) pick(since string, limit int, cutoff time.Time) []chatRef {
 	r := &st.chats
@@ -75,8 +107,7 @@ func (st *roomState) pick(since string, limit int, cutoff time.Time) []chatRef {
 		if n := r.len() - first; n > limit {
 			first += n - limit
 		}
-	case since > st.lastID:
-	default:
+	case st.known(since):
 		for first < r.len() && r.at(first).id <= since {
 			first++
 		}
@@ -147,6 +178,7 @@ func (b *Broker) apply(subject string, data []byte, seq uint64) *server.Event {
 		case kindJoin:
 			ev.Kind = server.EventJoin
 			st.members = rec.Members
+			st.mark(rec.ID, b.opts.HistorySize)
 			ev.Users = make([]string, len(rec.Members))
 			for i, m := range rec.Members {
 				ev.Users[i] = m.Name
@@ -158,6 +190,7 @@ func (b *Broker) apply(subject string, data []byte, seq uint64) *server.Event {
 		case kindLeave:
 			ev.Kind = server.EventLeave
 			st.members = rec.Members
+			st.mark(rec.ID, b.opts.HistorySize)
 		}
 	case kindPM:
 		key := strings.TrimPrefix(subject, b.subjPM+".")
@@ -182,7 +215,9 @@ func (b *Broker) watch(ctx context.Context, kv jetstream.KeyValue, apply func(je
 	if err != nil {
 		return fmt.Errorf("natsbroker: watching bucket %s: %w", kv.Bucket(), err)
 	}
+	b.mu.Lock()
 	b.watches = append(b.watches, w)
+	b.mu.Unlock()
 	ready := make(chan struct{})
 	b.wg.Add(1)
 	go func() {

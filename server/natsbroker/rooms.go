@@ -149,11 +149,34 @@ func (b *Broker) Join(ctx context.Context, req server.JoinRequest) error {
 	if err := b.checkHolder(ctx, key, req.Session); err != nil {
 		return err
 	}
+	for {
+		var stale member
+		err := b.join(ctx, req, key, &stale)
+		if !errors.Is(err, errStaleMember) {
+			return err
+		}
+		// The joiner holds the name, so a member of that name with another
+		// session is left over from a node that died (or lost NATS) before
+		// the survivors cleaned up after it: it leaves first.
+		if err := b.Leave(ctx, req.Room, stale.Name, stale.Session, "disconnected", ""); err != nil && !errors.Is(err, server.ErrNotMember) {
+			return err
+		}
+	}
+}
+
+// errStaleMember means the room lists the joiner's name with another session.
+var errStaleMember = errors.New("natsbroker: stale member")
+
+func (b *Broker) join(ctx context.Context, req server.JoinRequest, key string, stale *member) error {
 	node := b.nodeID()
 	cutoff := time.Now().Add(-b.opts.HistoryTTL)
 	return b.roomWrite(ctx, req.Room, suffixMembers, func(st *roomState) (*record, []chatRef, error) {
 		i, found := slices.BinarySearchFunc(st.members, key, func(m member, k string) int { return strings.Compare(m.Key, k) })
 		if found {
+			if st.members[i].Session != req.Session {
+				*stale = st.members[i]
+				return nil, nil, errStaleMember
+			}
 			return nil, nil, server.ErrAlreadyMember
 		}
 		members := slices.Insert(slices.Clone(st.members), i, member{Key: key, Name: req.Name, Session: req.Session, Node: node})
