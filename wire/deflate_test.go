@@ -235,3 +235,54 @@ func TestCompressedRSV1OnlyOnFirstFrameAccepted(t *testing.T) {
 		t.Fatalf("RSV1 on a continuation: %v, want 1002", err)
 	}
 }
+
+// TestCompressedSteadyStateDoesNotAllocate: compressed messages are
+// written and read with pooled (or per-connection, with takeover)
+// compressors and inflaters, so the steady state allocates nothing.
+func TestCompressedSteadyStateDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops objects under the race detector")
+	}
+	msg := bytes.Repeat([]byte("compressible chat message "), 40)
+	for _, takeover := range []bool{false, true} {
+		st := (&CompressionOptions{ContextTakeover: takeover}).state()
+		st.writeTakeover, st.readTakeover = takeover, takeover
+		srv, peer := rawPeer(t, false, st)
+		cli := newConn(peer, true, nil, "", st, 0)
+		const runs = 100
+		go func() {
+			for i := 0; i < runs+1; i++ {
+				cli.WriteMessage(TextMessage, msg)
+			}
+		}()
+		buf := make([]byte, 0, 4096)
+		reads := testing.AllocsPerRun(runs, func() {
+			var err error
+			_, buf, err = srv.ReadMessageInto(buf[:0])
+			if err != nil || !bytes.Equal(buf, msg) {
+				t.Fatalf("read: %v", err)
+			}
+		})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			rbuf := make([]byte, 0, 4096)
+			for {
+				var err error
+				if _, rbuf, err = cli.ReadMessageInto(rbuf[:0]); err != nil {
+					return
+				}
+			}
+		}()
+		writes := testing.AllocsPerRun(runs, func() {
+			if err := srv.WriteMessage(TextMessage, msg); err != nil {
+				t.Fatal(err)
+			}
+		})
+		srv.CloseNow()
+		<-done
+		if reads != 0 || writes != 0 {
+			t.Errorf("takeover=%v: %.1f allocs per compressed read, %.1f per write; want 0", takeover, reads, writes)
+		}
+	}
+}
