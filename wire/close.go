@@ -144,7 +144,15 @@ func (c *Conn) handleClose(p []byte) error {
 // first, as RFC 6455 §7.1.1 recommends.
 func (c *Conn) finishClose() {
 	if c.client {
-		c.nc.SetReadDeadline(time.Now().Add(time.Duration(c.closeTimeout.Load())))
+		// Within the same close deadline as the handshake, so Close as
+		// a whole stays bounded by one close timeout.
+		c.closeMu.Lock()
+		deadline := c.closeDeadln
+		c.closeMu.Unlock()
+		if deadline.IsZero() {
+			deadline = time.Now().Add(time.Duration(c.closeTimeout.Load()))
+		}
+		c.nc.SetReadDeadline(deadline)
 		var sink [64]byte
 		for {
 			if _, err := c.nc.Read(sink[:]); err != nil {

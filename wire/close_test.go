@@ -84,7 +84,7 @@ func TestServerAnswersCloseAndClosesTCP(t *testing.T) {
 // closing TCP to the server, but not for longer than the close timeout.
 func TestClientWaitsForServerFIN(t *testing.T) {
 	c, peer := rawPeer(t, true, pmdState{})
-	c.SetCloseTimeout(100 * time.Millisecond)
+	c.SetCloseTimeout(3 * time.Second)
 	errc := make(chan error, 1)
 	go func() { errc <- c.Close(StatusNormalClosure, "") }()
 	if h, _ := readFrame(t, peer); h.op != opClose || !h.masked {

@@ -382,7 +382,7 @@ func (c *Conn) inflate(p []byte) (int, error) {
 		var rest [64]byte
 		for {
 			m, rerr := f.src.Read(rest[:])
-			if m > 0 && (f.src.framesDone == false) {
+			if m > 0 && !f.src.framesDone {
 				return n, errors.New("data after the final deflate block")
 			}
 			if rerr == io.EOF {
