@@ -50,7 +50,7 @@ func (p *peer) send(s string) {
 
 func (p *peer) next() outbound {
 	p.t.Helper()
-	p.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	p.c.SetReadDeadline(time.Now().Add(time.Minute)) // liveness only, never a speed check
 	_, b, err := p.c.ReadMessage()
 	if err != nil {
 		p.t.Fatal(err)
@@ -140,7 +140,7 @@ func TestLeave(t *testing.T) {
 	}
 	// A leave without a room ends the session with 1000 "bye".
 	a.send(`{"type":"leave"}`)
-	a.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	a.c.SetReadDeadline(time.Now().Add(time.Minute))
 	_, _, err := a.c.ReadMessage()
 	if !websocket.IsCloseError(err, websocket.CloseNormalClosure) || !strings.Contains(err.Error(), "bye") {
 		t.Errorf("after leave: %v", err)
@@ -164,36 +164,31 @@ func TestSlowConsumerIsDropped(t *testing.T) {
 	fast, slow := dial(t, url), dial(t, url)
 	slow.join("slow", "r")
 	fast.join("fast", "r")
-	// slow never reads again; once its 256 slots and the socket buffers are
-	// full the hub drops it, as the example does, and fast is unaffected.
+	// slow never reads again; once its 256 slots and the socket buffers
+	// (a few MB on loopback) are full the hub drops it, as the example does,
+	// and fast goes on being served.
 	text := strings.Repeat("x", 60000)
-	deadline := time.Now().Add(20 * time.Second)
-	for i := 0; ; i++ {
+	for i := 0; i < 400; i++ {
 		fast.send(`{"type":"chat","room":"r","text":"` + text + `"}`)
-		fast.next()
-		if i%50 == 0 {
-			fast.send(`{"type":"pm","to":"slow","text":"are you there"}`)
-			if got := fast.next(); got.Type != "pm" {
-				t.Fatalf("pm confirmation %+v", got)
-			}
-		}
-		if i > 400 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("fast stalled behind slow")
+		if got := fast.next(); got.From != "fast" {
+			t.Fatalf("fast got %+v", got)
 		}
 	}
 	// What slow finds when it finally reads: the frames queued before it was
 	// dropped, then the end of the connection (the hub's Close frame, or a
 	// bare close if the write pump's 10 s write deadline passed first) — not
-	// an endless stream ending in our read timeout.
-	slow.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	// all 400 chats.
 	var err error
+	chats := 0
 	for err == nil {
-		_, _, err = slow.c.ReadMessage()
+		slow.c.SetReadDeadline(time.Now().Add(time.Minute)) // liveness only
+		var b []byte
+		_, b, err = slow.c.ReadMessage()
+		if strings.Contains(string(b), `"type":"chat"`) {
+			chats++
+		}
 	}
-	if !websocket.IsCloseError(err, websocket.CloseNoStatusReceived, websocket.CloseAbnormalClosure) {
-		t.Errorf("slow consumer: %v, want the hub's Close frame", err)
+	if !websocket.IsCloseError(err, websocket.CloseNoStatusReceived, websocket.CloseAbnormalClosure) || chats >= 400 {
+		t.Errorf("slow consumer read %d chats, then %v; want fewer than 400 and the hub's close", chats, err)
 	}
 }
