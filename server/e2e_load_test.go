@@ -31,7 +31,8 @@ type loadMember struct {
 	complete chan struct{} // closed once every expected chat arrived
 	done     chan struct{} // reader exited
 
-	// Written by the reader only; read after complete (or done).
+	// Written by the reader under mu (events may still arrive after complete).
+	mu       sync.Mutex
 	presence map[string][]string // room → users at join
 	events   map[string][]env    // room → join/leave/chat in arrival order
 	chats    map[string]int
@@ -44,7 +45,9 @@ func (m *loadMember) read(want map[string]int) {
 	completed := false
 	for {
 		_, b, err := m.ws.ReadMessage()
+		m.mu.Lock()
 		if err != nil {
+			defer m.mu.Unlock()
 			if !completed && m.err == nil {
 				m.err = fmt.Errorf("%s: connection ended early: %v", m.name, err)
 			}
@@ -85,6 +88,7 @@ func (m *loadMember) read(want map[string]int) {
 				close(m.complete)
 			}
 		}
+		m.mu.Unlock()
 	}
 }
 
@@ -225,7 +229,10 @@ func TestE2EThousandClients(t *testing.T) {
 		case <-m.done:
 			t.Fatalf("%s: ended before every chat arrived: %v", m.name, m.err)
 		case <-time.After(2 * time.Minute):
-			t.Fatalf("%s: chats missing: got %v, want %v", m.name, m.chats, want(m))
+			m.mu.Lock()
+			got := fmt.Sprint(m.chats)
+			m.mu.Unlock()
+			t.Fatalf("%s: chats missing: got %v, want %v", m.name, got, want(m))
 		}
 	}
 	chattedAt := time.Since(startT)
@@ -233,6 +240,8 @@ func TestE2EThousandClients(t *testing.T) {
 	// Verify: each member saw every chat of each of its rooms exactly once, and the
 	// room's membership is exactly presence-at-join plus the joins seen after.
 	for _, m := range members {
+		m.mu.Lock()
+		defer m.mu.Unlock()
 		if m.err != nil {
 			t.Fatal(m.err)
 		}

@@ -85,16 +85,23 @@ func TestE2EShutdown(t *testing.T) {
 			}
 		}
 	}
+	leaves := 0
 	for _, m := range []*client{a, b, c} {
 		ce := m.closeErr(func(e env) bool {
-			if e.typ() != "leave" || e.s("reason") != "disconnected" {
-				t.Errorf("%s before the shutdown close: %s (want only leave events with reason disconnected)", m.name, e)
+			if e.typ() != "leave" || e.s("reason") != "disconnected" || e.s("from") == m.name {
+				t.Errorf("%s before the shutdown close: %s (want only others' leave events with reason disconnected)", m.name, e)
 			}
+			leaves++
 			return true
 		})
 		if ce.Code != 1001 || ce.Text != "shutdown" {
 			t.Errorf("%s: close %d %q, want 1001 shutdown", m.name, ce.Code, ce.Text)
 		}
+	}
+	// §3 "Leaving": shutdown ends every session with a leave (disconnected) in
+	// its rooms; whichever leaves first still has the other two as members.
+	if leaves < 2 {
+		t.Errorf("%d leave events seen by the members during shutdown, want at least 2", leaves)
 	}
 	if err := <-shutdownErr; err != nil {
 		t.Fatalf("Shutdown: %v", err)
