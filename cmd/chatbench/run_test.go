@@ -35,7 +35,7 @@ func TestRunBenchEndToEnd(t *testing.T) {
 	for _, scenario := range []string{"idle", "fanout"} {
 		args := []string{"--scenario", scenario, "--baseline", "--no-source-spread", "--client", "gorilla",
 			"--conns", "30", "--senders", "2", "--rate", "20", "--duration", "300ms", "--max-steps", "1",
-			"--p99", "1m", "--json", jsonFile}
+			"--p99", "1m", "--drain", "30s", "--json", jsonFile}
 		var out, errOut bytes.Buffer
 		if err := run(context.Background(), args, strings.NewReader(""), &out, &errOut); err != nil {
 			t.Fatalf("%s: %v\n%s", scenario, err, errOut.String())
