@@ -18,7 +18,9 @@ type pingWaiter struct {
 // payload) and waits until the matching pong arrives, ctx ends or the
 // connection closes. Pongs are read by the connection's reader, so some
 // goroutine must be reading. A pong for a later ping also answers earlier
-// ones, since a peer may answer only the latest of several pings.
+// ones, since a peer may answer only the latest of several pings. The ping
+// is always sent before ctx is looked at, so a ctx that has already ended
+// makes Ping a send-only heartbeat (it then returns ctx.Err()).
 func (c *Conn) Ping(ctx context.Context, payload []byte) error {
 	if len(payload) > maxControlPayload {
 		return errors.New("wire: Ping: payload over 125 bytes")
