@@ -1,6 +1,9 @@
 package natsbroker
 
 import (
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/chatd/chatd/server"
@@ -19,4 +22,49 @@ func TestBroker(t *testing.T) {
 		}
 		return b // the suite closes it
 	})
+}
+
+// TestPMOrderAcrossNodes: two users on two nodes write to each other at
+// once; both nodes see the conversation in one order with increasing ids.
+func TestPMOrderAcrossNodes(t *testing.T) {
+	ns := startNATS(t)
+	b1, _ := newBroker(t, ns.ClientURL(), fastOptions())
+	b2, _ := newBroker(t, ns.ClientURL(), fastOptions())
+	r1, r2 := brokertest.Subscribe(t, b1), brokertest.Subscribe(t, b2)
+	ctx := t.Context()
+	if err := b1.ClaimName(ctx, "alice", "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.ClaimName(ctx, "bob", "s2"); err != nil {
+		t.Fatal(err)
+	}
+	const each = 25
+	var wg sync.WaitGroup
+	for _, s := range []struct {
+		b              *Broker
+		from, sess, to string
+	}{{b1, "alice", "s1", "bob"}, {b2, "bob", "s2", "alice"}} {
+		wg.Go(func() {
+			for i := range each {
+				if err := s.b.PM(ctx, s.from, s.sess, s.to, fmt.Sprint(s.from, i), ""); err != nil {
+					t.Errorf("PM: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	isPM := brokertest.Of(server.EventPM, "")
+	a, c := r1.WaitFor(t, 2*each, isPM), r2.WaitFor(t, 2*each, isPM)
+	for i := range a {
+		if a[i].ID != c[i].ID {
+			t.Fatalf("nodes disagree at %d: %s vs %s", i, a[i].ID, c[i].ID)
+		}
+		if i > 0 && a[i].ID <= a[i-1].ID {
+			t.Fatalf("pm id %s after %s", a[i].ID, a[i-1].ID)
+		}
+	}
+	if err := b1.PM(ctx, "alice", "s1", "carol", "hi", ""); !errors.Is(err, server.ErrUnknownUser) {
+		t.Errorf("PM to nobody = %v, want ErrUnknownUser", err)
+	}
 }

@@ -170,7 +170,10 @@ func (b *Broker) apply(subject string, data []byte, seq uint64) *server.Event {
 			st = &roomState{}
 			b.rooms[rec.Room] = st
 		}
-		st.seq, st.lastID, st.lastTS = seq, rec.ID, rec.TS
+		if seq > st.seq { // a chat's writer may have moved it ahead already
+			st.seq, st.lastID = seq, rec.ID
+		}
+		st.lastTS = rec.TS
 		switch rec.Kind {
 		case kindChat:
 			ev.Kind = server.EventChat

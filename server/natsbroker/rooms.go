@@ -127,6 +127,17 @@ func (b *Broker) roomWrite(ctx context.Context, room, suffix string, build func(
 			b.mu.Unlock()
 		}
 		switch {
+		case err == nil && rec.Kind == kindChat:
+			// A chat changes no membership, and the compare-and-set says
+			// nothing came between expect and seq: the projection may move
+			// to seq now, so the sender's next message does not wait for
+			// the stream to come back to us (the record itself still does).
+			b.mu.Lock()
+			if st := b.rooms[room]; st != nil && st.seq == expect {
+				st.seq, st.lastID = seq, rec.ID
+			}
+			b.mu.Unlock()
+			return nil
 		case err == nil:
 			// Read your writes: the caller's next request sees this one.
 			if werr := b.waitApplied(ctx, seq); werr != nil {
