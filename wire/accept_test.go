@@ -14,15 +14,6 @@ import (
 
 const goodKey = "dGhlIHNhbXBsZSBub25jZQ=="
 
-func TestAcceptKey(t *testing.T) {
-	// The example of RFC 6455 §1.3.
-	if got := acceptKey(goodKey); got != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
-		t.Fatalf("acceptKey = %q", got)
-	}
-}
-
-// handshake sends a raw request to a server running Accept with opts and
-// returns the response.
 func handshake(t *testing.T, opts *AcceptOptions, req string) *http.Response {
 	t.Helper()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
