@@ -29,6 +29,7 @@ type loadMember struct {
 
 	joined   chan string   // room, on each own join event
 	complete chan struct{} // closed once every expected chat arrived
+	synced   chan struct{} // closed on the answer to the final who (ref "sync")
 	done     chan struct{} // reader exited
 
 	// Written by the reader under mu (events may still arrive after complete).
@@ -64,6 +65,10 @@ func (m *loadMember) read(want map[string]int) {
 		switch e.typ() {
 		case "welcome":
 		case "presence":
+			if e.s("ref") == "sync" {
+				close(m.synced)
+				break
+			}
 			m.presence[room] = e.strs("users")
 		case "join", "leave", "chat":
 			m.events[room] = append(m.events[room], e)
@@ -115,7 +120,7 @@ func TestE2EThousandClients(t *testing.T) {
 			rs = append(rs, fmt.Sprintf("room%02d", second))
 		}
 		m := &loadMember{name: fmt.Sprintf("u%04d", i), rooms: rs, joined: make(chan string, 2),
-			complete: make(chan struct{}), done: make(chan struct{}),
+			complete: make(chan struct{}), synced: make(chan struct{}), done: make(chan struct{}),
 			presence: map[string][]string{}, events: map[string][]env{}, chats: map[string]int{}}
 		members[i] = m
 		for _, r := range rs {
@@ -236,6 +241,22 @@ func TestE2EThousandClients(t *testing.T) {
 		}
 	}
 	chattedAt := time.Since(startT)
+	// Every chat has been fanned out by now; a who round trip per member flushes
+	// anything else still queued for it (a duplicate would show up below).
+	for _, m := range members {
+		if err := write(m, map[string]any{"type": "who", "room": m.rooms[0], "ref": "sync"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range members {
+		select {
+		case <-m.synced:
+		case <-m.done:
+			t.Fatalf("%s: ended before the final who: %v", m.name, m.err)
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("%s: no answer to the final who", m.name)
+		}
+	}
 
 	// Verify: each member saw every chat of each of its rooms exactly once, and the
 	// room's membership is exactly presence-at-join plus the joins seen after.
