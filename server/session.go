@@ -163,11 +163,14 @@ func (s *session) readFailure(err error) closeCause {
 // close starts ending the session; the first cause wins. It never blocks, so
 // a sender fanning out can call it for a slow member.
 func (s *session) close(c closeCause) {
-	s.once.Do(func() {
-		s.cause = c
-		s.q.close()
-		close(s.closing)
-	})
+	s.once.Do(func() { s.closeLocked(c) })
+}
+
+// closeLocked is close's body; it runs inside s.once.
+func (s *session) closeLocked(c closeCause) {
+	s.cause = c
+	s.q.close()
+	close(s.closing)
 }
 
 // writeLoop drains the outbound queue, one writev per batch, pings every
@@ -248,9 +251,25 @@ func (s *session) send(m *wire.PreparedMessage) bool {
 	case pushed:
 		return true
 	case overflow:
-		s.srv.m.slowConsumers.Inc()
-		s.srv.log.Warn("slow consumer", "remote", s.remote, "session", s.id, "queue_bytes", s.srv.cfg.QueueBytes)
-		s.close(closeCause{code: wire.StatusPolicyViolation, reason: "slow_consumer", leave: leaveDisconnected, send: true})
+		first := false
+		s.once.Do(func() {
+			first = true
+			// Added inside once, so run's close (also once) orders it
+			// before run's wg.Wait.
+			s.wg.Add(1)
+			s.closeLocked(closeCause{code: wire.StatusPolicyViolation, reason: "slow_consumer", leave: leaveDisconnected, send: true})
+		})
+		if first {
+			s.srv.m.slowConsumers.Inc()
+			s.srv.log.Warn("slow consumer", "remote", s.remote, "session", s.id, "queue_bytes", s.srv.cfg.QueueBytes)
+			// The read loop only ends once the Close handshake with this
+			// client (which is not reading) has run its course; tell the
+			// rooms now. We are inside a broker callback, so not from here.
+			go func() {
+				defer s.wg.Done()
+				s.leaveRooms(leaveDisconnected)
+			}()
+		}
 	}
 	return false
 }
