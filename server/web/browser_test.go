@@ -90,10 +90,10 @@ func TestBrowserRoomChat(t *testing.T) {
 	alice.selectConversation("#lobby")
 	bob.waitJS(`document.getElementById('conv-sub').textContent === '2 people here'`, "two people in dev")
 	bob.say("news in dev")
-	alice.waitJS(`document.querySelector('button.conv[data-key="#dev"] .badge')?.textContent === '1'`, "unread badge 1 on #dev")
+	alice.waitJS(`document.querySelector('button.conv[data-key="#dev"] .badge:not([hidden])')?.textContent === '1'`, "unread badge 1 on #dev")
 	alice.selectConversation("#dev")
 	alice.waitMessage("bob", "news in dev")
-	alice.waitJS(`!document.querySelector('button.conv[data-key="#dev"] .badge')`, "unread cleared")
+	alice.waitJS(`!document.querySelector('button.conv[data-key="#dev"] .badge:not([hidden])')`, "unread cleared")
 
 	// Leaving: alice leaves dev, bob sees her go.
 	alice.do("leave dev", chromedp.Click(chromedp.CSS("#leave")))
@@ -114,7 +114,7 @@ func TestBrowserPrivateMessage(t *testing.T) {
 	bob.waitJS(`document.getElementById('conv-title').textContent === 'alice'`, "PM with alice in view")
 	bob.say("psst, alice")
 
-	alice.waitJS(`document.querySelector('button.conv[data-key="@bob"] .badge')?.textContent === '1'`, "PM from bob with unread 1")
+	alice.waitJS(`document.querySelector('button.conv[data-key="@bob"] .badge:not([hidden])')?.textContent === '1'`, "PM from bob with unread 1")
 	alice.selectConversation("@bob")
 	alice.waitMessage("bob", "psst, alice")
 	alice.say("yes?")
@@ -166,12 +166,12 @@ func TestBrowserTyping(t *testing.T) {
 	// at most once per 2 s per sender and target.)
 	bob.do("open PM", chromedp.Click(chromedp.CSS(`#people-list button[aria-label="Private message alice"]`)))
 	bob.typeText("oops")
-	alice.waitJS(`!!document.querySelector('button.conv[data-key="@bob"] .dots')`, "typing shown on the PM entry")
+	alice.waitJS(`!!document.querySelector('button.conv[data-key="@bob"] .dots:not([hidden])')`, "typing shown on the PM entry")
 	alice.selectConversation("@bob")
 	alice.waitJS(`document.getElementById('typing').textContent === 'bob is typing…'`, "bob typing in the PM")
 	bob.do("clear the input", chromedp.Evaluate[chromedp.Void](`document.getElementById('text').select()`), chromedp.SendKeys(chromedp.CSS("#text"), "\b"))
 	alice.waitJS(`document.getElementById('typing').textContent === ''`, "indicator cleared after clearing the input")
-	alice.waitJS(`!document.querySelector('button.conv[data-key="@bob"] .dots')`, "PM entry no longer typing")
+	alice.waitJS(`!document.querySelector('button.conv[data-key="@bob"] .dots:not([hidden])')`, "PM entry no longer typing")
 	carol.close()
 	checkClean(t, alice, bob)
 }
@@ -371,6 +371,23 @@ func TestBrowserNameTakenAndLimits(t *testing.T) {
 	p.do("send", chromedp.Click(chromedp.CSS("#send")))
 	p.waitJS(`(`+messagesJS+`).some(m => m.text.length === 8000)`, "4000 emoji delivered")
 
+	// Flooding: past the burst the server answers rate_limited; the page
+	// says so gently, keeps the refused text in the box, and stays connected.
+	p.do("send 60 messages at once", chromedp.Evaluate[chromedp.Void](`(() => {
+		const t = document.getElementById('text');
+		for (let i = 1; i <= 60; i++) {
+			t.value = 'burst ' + i;
+			t.dispatchEvent(new Event('input'));
+			document.getElementById('composer').requestSubmit();
+		}
+	})()`))
+	p.waitJS(`document.getElementById('notice').textContent.includes('sending messages quickly')`, "rate_limited notice")
+	p.waitJS(`document.getElementById('text').value.startsWith('burst ')`, "refused text back in the box")
+	p.waitMessage("alice2", "burst 1")
+	if got := evalJS[string](p, `document.getElementById('status').dataset.state`); got != "online" {
+		t.Errorf("after rate_limited the page is %q, want still online", got)
+	}
+
 	// A reload keeps the name and signs in without asking.
 	p.do("reload", chromedp.Navigate(s.url()+"/"))
 	p.waitState("online")
@@ -402,9 +419,9 @@ func TestBrowserScreenshot(t *testing.T) {
 	alice.selectConversation("#lobby")
 	carol.send(map[string]any{"type": "chat", "room": "dev", "text": "standup in 5"})
 	carol.send(map[string]any{"type": "chat", "room": "dev", "text": "bring the graphs"})
-	alice.waitJS(`document.querySelector('button.conv[data-key="#dev"] .badge')?.textContent === '2'`, "2 unread in dev")
+	alice.waitJS(`document.querySelector('button.conv[data-key="#dev"] .badge:not([hidden])')?.textContent === '2'`, "2 unread in dev")
 	carol.send(map[string]any{"type": "pm", "to": "alice", "text": "lunch later?"})
-	alice.waitJS(`!!document.querySelector('button.conv[data-key="@carol"] .badge')`, "PM from carol")
+	alice.waitJS(`!!document.querySelector('button.conv[data-key="@carol"] .badge:not([hidden])')`, "PM from carol")
 	carol.send(map[string]any{"type": "typing", "room": "lobby", "active": true})
 	alice.waitJS(`document.getElementById('typing').textContent === 'carol is typing…'`, "carol typing")
 	alice.do("focus composer", chromedp.Focus(chromedp.CSS("#text")))
@@ -465,4 +482,110 @@ func checkSortedUnique(t *testing.T, who string, ms []message) {
 		}
 		seen[m.ID] = true
 	}
+}
+
+// contrastJS computes, for each element matching the selectors given, the
+// WCAG contrast ratio of its text colour against the first opaque background
+// behind it, and returns the lowest ones as "selector: ratio" strings.
+const contrastJS = `((sels) => {
+	const rgb = (s) => { const m = s.match(/[\d.]+/g).map(Number); return { r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1 }; };
+	const lum = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+	const bgOf = (el) => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.a > 0.5) return c; } return rgb(getComputedStyle(document.body).backgroundColor); };
+	const out = [];
+	for (const sel of sels) {
+		const els = [...document.querySelectorAll(sel)].filter((e) => e.getClientRects().length > 0 && e.textContent.trim() !== '');
+		if (els.length === 0) { out.push(sel + ': not found'); continue; }
+		for (const el of els) {
+			const a = lum(rgb(getComputedStyle(el).color)), b = lum(bgOf(el));
+			const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+			out.push(sel + ': ' + ratio.toFixed(2));
+		}
+	}
+	return out;
+})`
+
+// TestBrowserAccessibility checks what a keyboard or screen-reader user and
+// a phone user rely on: labels, names on every button, an aria-live
+// announcement of new messages, focus in the composer after signing in, a
+// text contrast of at least 4.5:1 in the light and the dark theme, and a
+// narrow layout whose conversation list opens from a button.
+func TestBrowserAccessibility(t *testing.T) {
+	s := startServer(t, "127.0.0.1:0")
+	alice := openTab(t, s, "alice")
+	bob := openTab(t, s, "bob")
+
+	if got := evalJS[string](alice, `document.activeElement.id`); got != "text" {
+		t.Errorf("focus after signing in is on %q, want the message box", got)
+	}
+	unlabelled := evalJS[[]string](alice, `[...document.querySelectorAll('input, textarea')].filter((e) =>
+		!(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map((e) => e.id)`)
+	if len(unlabelled) > 0 {
+		t.Errorf("inputs without a label: %v", unlabelled)
+	}
+	nameless := evalJS[[]string](alice, `[...document.querySelectorAll('button')].filter((b) =>
+		!(b.getAttribute('aria-label') || b.textContent.trim())).map((b) => b.outerHTML)`)
+	if len(nameless) > 0 {
+		t.Errorf("buttons without an accessible name: %v", nameless)
+	}
+
+	bob.say("can you hear me?")
+	alice.waitJS(`document.getElementById('announcer').textContent === 'bob: can you hear me?'`, "new message announced")
+	if live := evalJS[string](alice, `document.getElementById('announcer').getAttribute('aria-live')`); live != "polite" {
+		t.Errorf("announcer aria-live = %q", live)
+	}
+	// Keyboard only: the person list's buttons are reachable and Enter opens a PM.
+	alice.do("focus bob", chromedp.Focus(chromedp.CSS(`#people-list button[aria-label="Private message bob"]`)), chromedp.KeyEvent("\r"))
+	alice.waitJS(`document.getElementById('conv-title').textContent === 'bob'`, "PM opened with the keyboard")
+	alice.selectConversation("#lobby")
+	alice.say("loud and clear")
+
+	sels := []string{".sub", ".hint", ".meta time", ".from", ".text", ".conv[aria-current]", ".conv-name", "#status-text", ".line .text", ".people h2", ".person-btn"}
+	for _, scheme := range []string{"light", "dark"} {
+		alice.do("prefers-color-scheme "+scheme, emulateColorScheme(scheme))
+		got := evalJS[[]string](alice, contrastJS+"("+jsonArray(sels)+")")
+		t.Logf("%s theme contrast: %v", scheme, got)
+		for _, line := range got {
+			var sel string
+			var ratio float64
+			i := strings.LastIndex(line, ": ")
+			sel = line[:i]
+			if _, err := fmt.Sscanf(line[i+2:], "%g", &ratio); err != nil {
+				t.Errorf("%s: %s", scheme, line)
+				continue
+			}
+			if ratio < 4.5 {
+				t.Errorf("%s theme: %s has a contrast of %.2f:1, want at least 4.5:1", scheme, sel, ratio)
+			}
+		}
+	}
+	light := evalJS[string](alice, `getComputedStyle(document.body).backgroundColor`)
+	alice.do("light", emulateColorScheme("light"))
+	if dark := evalJS[string](alice, `getComputedStyle(document.body).backgroundColor`); dark == light {
+		t.Errorf("the dark theme has the light background %s", dark)
+	}
+
+	// A phone: the conversation fills the screen; the list opens from ☰.
+	alice.do("phone", chromedp.EmulateViewport(390, 780))
+	if vis := evalJS[bool](alice, `document.getElementById('sidebar').getClientRects().length > 0`); vis {
+		t.Error("the sidebar takes room on a phone screen")
+	}
+	if w := evalJS[float64](alice, `document.getElementById('text').getBoundingClientRect().width`); w < 250 {
+		t.Errorf("message box is %vpx wide on a phone", w)
+	}
+	if over := evalJS[bool](alice, `document.documentElement.scrollWidth > window.innerWidth`); over {
+		t.Error("the page scrolls sideways on a phone")
+	}
+	alice.do("open the list", chromedp.Focus(chromedp.CSS("#menu")), chromedp.KeyEvent("\r"))
+	alice.waitJS(`document.getElementById('sidebar').getClientRects().length > 0 && document.getElementById('menu').getAttribute('aria-expanded') === 'true'`, "sidebar opened")
+	alice.do("pick bob", chromedp.Focus(chromedp.CSS(`button.conv[data-key="@bob"]`)), chromedp.KeyEvent("\r"))
+	alice.waitJS(`document.getElementById('conv-title').textContent === 'bob' && document.getElementById('sidebar').getClientRects().length === 0`, "PM in view, list closed")
+	checkClean(t, alice, bob)
+}
+
+func jsonArray(ss []string) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = jsString(s)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
 }

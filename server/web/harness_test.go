@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
@@ -317,16 +318,30 @@ func newTab(t *testing.T, name string) *tab {
 	p.mu.Lock()
 	p.t, p.name, p.inUse, p.problems, p.dialogs = t, name, true, nil, nil
 	p.mu.Unlock()
+	// Whatever an earlier test emulated (a phone, the dark theme), every
+	// test starts on the same desktop-sized light page.
+	p.do("reset the viewport", chromedp.EmulateViewport(1200, 760), emulateColorScheme(""))
 	t.Cleanup(func() {
 		// Leave the page so that it stops talking to this test's server.
 		ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
 		defer cancel()
-		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateReset()); err != nil {
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 			t.Errorf("%s: leaving the page: %v", name, err)
 		}
 		p.inUse = false
 	})
 	return p
+}
+
+// emulateColorScheme makes the page see prefers-color-scheme: scheme ("" for
+// the browser's own).
+func emulateColorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return err
+	})
 }
 
 // openTab loads the client from s and signs in as name.

@@ -110,6 +110,12 @@ export class View {
       announcer: $('announcer'),
     };
     this.nodes = new Map(); // conversation key → Map(id → <li>)
+    // The lists are updated in place, never rebuilt: a click whose
+    // mousedown and mouseup straddle an update must still land.
+    this.roomNodes = new Map(); // conversation key → <li>
+    this.pmNodes = new Map();
+    this.peopleNodes = new Map(); // name key → <li>
+    this.onOpenPM = null;
     this.shownKey = null;
     this.noticeTimer = null;
     this.e.scroller.addEventListener('scroll', () => {
@@ -141,9 +147,9 @@ export class View {
   lists() {
     const s = this.store;
     this.e.me.textContent = s.me;
-    renderConvList(this.e.roomList, s.rooms(), s.current, (c) => `#${c.name}`);
+    renderConvList(this.e.roomList, this.roomNodes, s.rooms(), s.current, (c) => `#${c.name}`, () => false);
     const pms = s.pms();
-    renderConvList(this.e.pmList, pms, s.current, (c) => c.name, (c) => s.typers(c.key).length > 0);
+    renderConvList(this.e.pmList, this.pmNodes, pms, s.current, (c) => c.name, (c) => s.typers(c.key).length > 0);
     this.e.pmEmpty.hidden = pms.length > 0;
     const unread = [...s.convs.values()].reduce((n, c) => n + c.unread, 0);
     document.title = unread > 0 ? `(${unread}) chatd` : 'chatd';
@@ -175,25 +181,25 @@ export class View {
 
   /** people renders the presence list of the room in view; names open a PM. */
   people(onOpenPM) {
+    this.onOpenPM = onOpenPM;
     const c = this.store.convs.get(this.store.current);
-    const list = this.e.people;
-    list.replaceChildren();
-    if (!c || c.kind !== 'room') {
-      this.e.peopleCount.textContent = '';
-      return;
+    const users = c && c.kind === 'room' ? c.users : [];
+    this.e.peopleCount.textContent = c && c.kind === 'room' ? String(users.length) : '';
+    syncList(this.e.people, this.peopleNodes, users,
+      (u) => `${this.store.isMe(u) ? 'me' : 'other'}:${u}`,
+      (u) => this.person(u),
+      () => {});
+  }
+
+  person(u) {
+    const dot = el('span', { class: 'avatar', 'aria-hidden': 'true', text: u.slice(0, 1).toUpperCase() });
+    dot.style.setProperty('--hue', hue(u));
+    if (this.store.isMe(u)) {
+      return el('li', { class: 'person me' }, dot, el('span', { text: u }), el('span', { class: 'you', text: ' (you)' }));
     }
-    this.e.peopleCount.textContent = String(c.users.length);
-    for (const u of c.users) {
-      const dot = el('span', { class: 'avatar', 'aria-hidden': 'true', text: u.slice(0, 1).toUpperCase() });
-      dot.style.setProperty('--hue', hue(u));
-      if (this.store.isMe(u)) {
-        list.append(el('li', { class: 'person me' }, dot, el('span', { text: u }), el('span', { class: 'you', text: ' (you)' })));
-      } else {
-        const b = el('button', { type: 'button', class: 'person-btn', title: `Private message ${u}`, 'aria-label': `Private message ${u}` }, dot, el('span', { text: u }));
-        b.addEventListener('click', () => onOpenPM(u));
-        list.append(el('li', { class: 'person' }, b));
-      }
-    }
+    const b = el('button', { type: 'button', class: 'person-btn', title: `Private message ${u}`, 'aria-label': `Private message ${u}` }, dot, el('span', { text: u }));
+    b.addEventListener('click', () => this.onOpenPM && this.onOpenPM(u));
+    return el('li', { class: 'person' }, b);
   }
 
   /** typing renders "alice is typing…" for the conversation in view. */
@@ -315,15 +321,49 @@ export class View {
   }
 }
 
-function renderConvList(ul, convs, current, label, typingOf) {
-  ul.replaceChildren();
-  for (const c of convs) {
-    const badge = c.unread > 0
-      ? el('span', { class: 'badge', text: String(c.unread > 99 ? '99+' : c.unread), 'aria-label': `${c.unread} unread` })
-      : null;
-    const typing = typingOf && typingOf(c) ? el('span', { class: 'dots', 'aria-label': 'typing', text: '…' }) : null;
-    const b = el('button', { type: 'button', class: 'conv', 'data-key': c.key, 'aria-current': c.key === current ? 'page' : undefined },
-      el('span', { class: 'conv-name', text: label(c) }), typing, badge);
-    ul.append(el('li', {}, b));
+/**
+ * syncList makes ul show one node per item, in order, reusing the node of
+ * each key (make builds a missing one, update refreshes it), so nodes that
+ * stay keep their identity, focus and any click in progress.
+ */
+function syncList(ul, cache, items, keyOf, make, update) {
+  const keep = new Set();
+  let cursor = ul.firstChild;
+  for (const item of items) {
+    const key = keyOf(item);
+    keep.add(key);
+    let node = cache.get(key);
+    if (!node) {
+      node = make(item);
+      cache.set(key, node);
+    }
+    update(node, item);
+    if (node === cursor) cursor = cursor.nextSibling;
+    else ul.insertBefore(node, cursor);
   }
+  while (cursor) {
+    const next = cursor.nextSibling;
+    cursor.remove();
+    cursor = next;
+  }
+  for (const key of [...cache.keys()]) if (!keep.has(key)) cache.delete(key);
+}
+
+function renderConvList(ul, cache, convs, current, label, isTyping) {
+  syncList(ul, cache, convs, (c) => c.key,
+    (c) => el('li', {}, el('button', { type: 'button', class: 'conv', 'data-key': c.key },
+      el('span', { class: 'conv-name' }),
+      el('span', { class: 'dots', 'aria-label': 'typing', text: '…' }),
+      el('span', { class: 'badge' }))),
+    (li, c) => {
+      const b = li.firstChild;
+      const [name, dots, badge] = b.children;
+      name.textContent = label(c);
+      if (c.key === current) b.setAttribute('aria-current', 'page');
+      else b.removeAttribute('aria-current');
+      dots.hidden = !isTyping(c);
+      badge.hidden = c.unread === 0;
+      badge.textContent = c.unread > 99 ? '99+' : String(c.unread);
+      badge.setAttribute('aria-label', `${c.unread} unread`);
+    });
 }
