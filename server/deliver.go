@@ -22,9 +22,9 @@ type localRoom struct {
 	dead    bool // removed from Server.rooms; look it up again
 }
 
-// localRoom returns the room, creating it when create is set; it is returned
-// locked for writing. Lock order: never take Server.mu while creating it here
-// with a room lock held.
+// lockLocalRoom returns the room locked for writing, creating it when create
+// is set, or nil. Lock order: Server.mu is released before a room's lock is
+// taken, so holding a room lock and then taking Server.mu (dropIfEmpty) is safe.
 func (s *Server) lockLocalRoom(name string, create bool) *localRoom {
 	for {
 		s.mu.Lock()

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,9 +116,11 @@ func TestRunServesAndStops(t *testing.T) {
 		name   string
 		args   []string
 		scheme string
+		signal bool // stop with a real SIGTERM to this process instead of ctx
 	}{
-		{"plain", nil, "http"},
-		{"tls", []string{"--tls-cert", cert, "--tls-key", key}, "https"},
+		{"plain", nil, "http", false},
+		{"tls", []string{"--tls-cert", cert, "--tls-key", key}, "https", false},
+		{"sigterm", nil, "http", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -154,7 +157,15 @@ func TestRunServesAndStops(t *testing.T) {
 			if err != nil || health.Status != "ok" || health.Version != version {
 				t.Errorf("healthz = %+v, %v", health, err)
 			}
-			cancel()
+			if c.signal {
+				// run has caught SIGTERM since before it listened, so this
+				// does not kill the test binary.
+				if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				cancel()
+			}
 			if n := <-code; n != 0 {
 				t.Errorf("exit code after shutdown %d, want 0", n)
 			}

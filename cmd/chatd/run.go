@@ -58,6 +58,10 @@ func run(ctx context.Context, env runEnv) int {
 		fmt.Fprintf(env.stderr, "chatd: %v\n", err)
 		return 2
 	}
+	// Catch the signals before listening, so that a SIGTERM that arrives
+	// as soon as the address is reachable already shuts down gracefully.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "chatd: cannot listen on %s: %v (is another server running there? choose another with --addr)\n", o.addr, err)
@@ -85,8 +89,6 @@ func run(ctx context.Context, env runEnv) int {
 		env.ready(ln.Addr())
 	}
 
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	code := 0
 	select {
 	case <-ctx.Done():
