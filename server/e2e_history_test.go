@@ -168,9 +168,7 @@ func TestE2EReconnectSince(t *testing.T) {
 	for i := range 3 {
 		missed = append(missed, a.chat("lobby", fmt.Sprintf("missed %d", i)).s("id"))
 	}
-	b2 := h.dial(t, dialOpts{})
-	b2.name = "bob"
-	j := b2.join(map[string]any{"name": "bob", "since": last}, true)
+	_, j := h.joinFreedWith(t, map[string]any{"name": "bob", "room": "lobby", "since": last})
 	var got []string
 	for _, e := range j.replay {
 		got = append(got, e.s("id"))

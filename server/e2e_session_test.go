@@ -151,11 +151,22 @@ func TestE2ENames(t *testing.T) {
 // name_taken; it is retried, boundedly: a name that stays taken fails the test.
 func (h *harness) joinFreed(t *testing.T, name, room string) (*client, joined) {
 	t.Helper()
+	return h.joinFreedWith(t, map[string]any{"name": name, "room": room})
+}
+
+// joinFreedWith is joinFreed with more join fields (since).
+func (h *harness) joinFreedWith(t *testing.T, fields map[string]any) (*client, joined) {
+	t.Helper()
+	name := fields["name"].(string)
 	for try := 1; try <= 100; try++ {
 		c := h.dial(t, dialOpts{})
 		c.name = name
 		ref := "freed"
-		c.send(map[string]any{"type": "join", "name": name, "room": room, "ref": ref})
+		msg := map[string]any{"type": "join", "ref": ref}
+		for k, v := range fields {
+			msg[k] = v
+		}
+		c.send(msg)
 		e := c.next()
 		if e.typ() == "error" {
 			checkError(t, e, "name_taken", ref, nil)
@@ -409,7 +420,7 @@ func TestE2ELeaveAll(t *testing.T) {
 	if !rooms["lobby"] || !rooms["dev"] {
 		t.Fatalf("leave events for %v, want lobby and dev", rooms)
 	}
-	h.joinAs(t, "Alice", "lobby") // name freed
+	h.joinFreed(t, "Alice", "lobby") // name freed
 	b.expectEvent("join", "lobby", "Alice")
 }
 
