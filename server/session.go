@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -129,10 +130,24 @@ func (s *session) readLoop() closeCause {
 				Message: "too many messages: slow down (the limit is in the welcome message)"})
 			continue
 		}
-		if c := s.handle(msg); c != nil {
+		if c := s.handleSafely(msg); c != nil {
 			return *c
 		}
 	}
+}
+
+// handleSafely is handle with a fault barrier: a bug that panics while one
+// connection's message is handled closes that connection with 1011, and the
+// server keeps serving the others.
+func (s *session) handleSafely(msg []byte) (c *closeCause) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.srv.log.Error("internal error handling a message", "session", s.id, "panic", p,
+				"stack", string(debug.Stack()))
+			c = &closeCause{code: wire.StatusInternalError, reason: "internal", leave: leaveDisconnected, send: true}
+		}
+	}()
+	return s.handle(msg)
 }
 
 // readFailure maps a read error to how the session ends.

@@ -2,9 +2,11 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -311,4 +313,32 @@ func TestSlowConsumer(t *testing.T) {
 		t.Errorf("slow member read %d of %d messages before its close", got, sent)
 	}
 	fast.expect(map[string]any{"type": "leave", "from": "slow", "reason": "disconnected"})
+}
+
+// panickyBroker is a Broker whose Chat has a bug.
+type panickyBroker struct{ *MemoryBroker }
+
+func (panickyBroker) Chat(context.Context, string, string, string, string, string) error {
+	panic("bug in Chat")
+}
+
+// TestInternalFaultClosesOneConnection: a panic while handling a message
+// closes that connection with 1011 internal; the server keeps serving.
+func TestInternalFaultClosesOneConnection(t *testing.T) {
+	broker := panickyBroker{NewMemoryBroker(MemoryBrokerOptions{})}
+	t.Cleanup(func() { broker.Close() }) // after the server's Shutdown
+	ts := startServer(t, func(c *Config) {
+		c.Broker = broker
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	})
+	bob := ts.joined(t, "bob")
+	alice := ts.joined(t, "alice")
+	bob.expect(map[string]any{"type": "join", "from": "alice"})
+	alice.send(`{"type":"chat","text":"boom"}`)
+	if code, reason := alice.closed(); code != 1011 || reason != "internal" {
+		t.Errorf("closed with %d %q, want 1011 internal", code, reason)
+	}
+	bob.expect(map[string]any{"type": "leave", "from": "alice", "reason": "disconnected"})
+	bob.send(`{"type":"who","ref":"w"}`)
+	bob.expect(map[string]any{"type": "presence", "users": []string{"bob"}, "ref": "w"})
 }
