@@ -43,9 +43,9 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-## bench: Go benchmarks of the hot paths, then a short chatbench pass of every scenario against chatd and the gorilla baseline
+## bench: Go benchmarks of the hot paths (500 ms each), then a short chatbench pass of every scenario against chatd and the gorilla baseline; ≤ 6 min in all
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 500ms ./...
 	$(GO) run ./cmd/chatbench --scenario all --baseline --quick
 
 ## lint: gofmt and go vet (staticcheck when installed)
