@@ -272,13 +272,34 @@ func (b *Broker) setup(ctx context.Context) error {
 	}
 	b.wg.Add(1)
 	go b.typingLoop()
-	if err := b.waitApplied(ctx, b.startSeq); err != nil {
+	if err := b.catchUp(ctx, cons); err != nil {
 		return fmt.Errorf("natsbroker: reading stream %s: %w", b.streamName, err)
 	}
 	b.wg.Add(2)
 	go b.heartbeatLoop()
 	go b.sweepLoop()
 	return nil
+}
+
+// catchUp waits until the projection holds everything the stream held at
+// the start. The stream's last sequence is no target: the records at its end
+// may be gone (expired private messages) and are never delivered. The
+// consumer's own count of pending records is.
+func (b *Broker) catchUp(ctx context.Context, cons jetstream.Consumer) error {
+	for {
+		info, err := cons.Info(ctx)
+		if err == nil && info.NumPending == 0 {
+			return b.waitApplied(ctx, info.Delivered.Stream)
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // nodeID is this node's current incarnation.

@@ -68,3 +68,33 @@ func TestPMOrderAcrossNodes(t *testing.T) {
 		t.Errorf("PM to nobody = %v, want ErrUnknownUser", err)
 	}
 }
+
+// TestNewAfterTheTailWasDeleted: a node starting on a stream whose last
+// records are gone (expired private messages) does not wait for them.
+func TestNewAfterTheTailWasDeleted(t *testing.T) {
+	ns := startNATS(t)
+	b1, _ := newBroker(t, ns.ClientURL(), fastOptions())
+	ctx := t.Context()
+	for _, n := range []string{"alice", "bob"} {
+		if err := b1.ClaimName(ctx, n, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b1.Join(ctx, server.JoinRequest{Room: "lobby", Name: "alice", Session: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b1.PM(ctx, "alice", "alice", "bob", "gone soon", ""); err != nil {
+		t.Fatal(err)
+	}
+	info, err := b1.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b1.stream.DeleteMsg(ctx, info.State.LastSeq); err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := newBroker(t, ns.ClientURL(), fastOptions()) // fails the test if New times out
+	if users, err := b2.Members(ctx, "lobby"); err != nil || len(users) != 1 || users[0] != "alice" {
+		t.Errorf("the new node's lobby = %v, %v; want alice", users, err)
+	}
+}
