@@ -215,6 +215,10 @@ func TestBrowserServerRestart(t *testing.T) {
 	bob.waitMessage("alice", "before one")
 	bob.say("before two")
 	alice.waitMessage("bob", "before two")
+	// alice is in a second room too; the reconnect must rejoin both.
+	alice.do("join dev", chromedp.SendKeys(chromedp.CSS("#join-room"), "dev\n"))
+	alice.waitJS(`document.getElementById('conv-sub').textContent === '1 person here'`, "in dev")
+	alice.selectConversation("#lobby")
 
 	s.stop()
 	alice.waitState("waiting")
@@ -239,6 +243,11 @@ func TestBrowserServerRestart(t *testing.T) {
 	alice.say("after")
 	bob.waitMessage("alice", "after")
 	carol.expect("chat", func(e map[string]any) bool { return e["text"] == "after" && e["from"] == "alice" })
+	carol.send(map[string]any{"type": "join", "room": "dev", "ref": "d"})
+	dev := carol.expect("presence", func(e map[string]any) bool { return e["ref"] == "d" })
+	if users := fmt.Sprint(dev["users"]); users != "[alice carol]" {
+		t.Errorf("dev after the restart holds %s, want alice rejoined", users)
+	}
 
 	want := []message{
 		{From: "alice", Text: "before one"}, {From: "bob", Text: "before two"},
