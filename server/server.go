@@ -10,9 +10,12 @@
 // queued to every member (deliver.go).
 //
 // Where PROTOCOL.md leaves room for choice:
-//   - A join's since that is newer than every event of the room is unknown and
-//     replays everything kept; a since that is a join or leave id of the room
-//     replays the chat messages after it (history.go).
+//   - A join's since may be the id of any event of the room the client saw
+//     last (chat, join or leave): the chat messages after it are replayed. A
+//     since that names no event the room still knows is unknown and replays
+//     everything kept (history.go).
+//   - The leave events of a session that ends are published as soon as its
+//     read loop ends, before the close handshake with it completes.
 //   - active: true is relayed at most once per TypingThrottle per target, even
 //     after an active: false; a refresh inside the window while shown only
 //     extends the expiry, and one while not shown is ignored (typing.go).
