@@ -152,6 +152,7 @@ func closedLine(t *testing.T, lines <-chan string) (int, string) {
 }
 
 func TestInteropScriptServers(t *testing.T) {
+	t.Parallel() // the peers run in their own processes: overlap them with the Go tests
 	for _, sp := range scriptPeers {
 		t.Run(sp.name, func(t *testing.T) {
 			sp.available(t)
@@ -170,6 +171,7 @@ func TestInteropScriptServers(t *testing.T) {
 }
 
 func TestInteropScriptClients(t *testing.T) {
+	t.Parallel() // the peers run in their own processes: overlap them with the Go tests
 	for _, sp := range scriptPeers {
 		t.Run(sp.name, func(t *testing.T) {
 			sp.available(t)
