@@ -96,6 +96,11 @@ func (n *natsOptions) startCluster(ctx context.Context, log *slog.Logger, cfg se
 		nats.Name("chatd"),
 		nats.MaxReconnects(-1), // the broker reports the outage; the connection keeps trying
 		nats.ReconnectWait(250 * time.Millisecond),
+		// A cut network (no RST) shows after two missed pings: keep that
+		// short, so the connection starts reconnecting soon after the
+		// broker has reported the outage.
+		nats.PingInterval(5 * time.Second),
+		nats.MaxPingsOutstanding(2),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "nats", c.ConnectedUrl()) }),
 	}

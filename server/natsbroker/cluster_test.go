@@ -27,12 +27,15 @@ type node struct {
 }
 
 // startNode starts a chatd node on natsURL, stopped when the test ends.
-func startNode(t testing.TB, natsURL string, opts Options) *node {
+func startNode(t testing.TB, natsURL string, opts Options, mutate ...func(*server.Config)) *node {
 	t.Helper()
 	b, _ := newBroker(t, natsURL, opts)
 	cfg := server.DefaultConfig()
 	cfg.Broker = b
 	cfg.CloseTimeout = time.Second
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -213,6 +216,30 @@ func TestClusterAcrossNodes(t *testing.T) {
 		t.Errorf("bob closed with %d, want 1000", code)
 	}
 	join(t, n1.url, "BOB", "lobby")
+}
+
+// TestClusterTypingExpiry: an indicator its sender stops refreshing is
+// ended by the sender's node, and the end reaches the other node too.
+func TestClusterTypingExpiry(t *testing.T) {
+	ns := startNATS(t)
+	short := func(c *server.Config) { c.TypingExpiry, c.TypingThrottle = 300*time.Millisecond, 100*time.Millisecond }
+	n1, n2 := startNode(t, ns.ClientURL(), fastOptions(), short), startNode(t, ns.ClientURL(), fastOptions(), short)
+	alice := join(t, n1.url, "alice", "lobby")
+	bob := join(t, n2.url, "bob", "lobby")
+	alice.send(map[string]any{"type": "typing", "room": "lobby", "active": true})
+	alice.send(map[string]any{"type": "typing", "to": "bob", "active": true})
+	for _, want := range []struct {
+		room, to string
+		active   bool
+	}{{"lobby", "", true}, {"", "bob", true}} {
+		bob.expect("typing", func(e env) bool { return e.Type == "typing" && e.Room == want.room && e.To == want.to && e.Active })
+	}
+	// Nothing more from alice: her node expires both indicators.
+	ended := map[string]bool{}
+	for len(ended) < 2 {
+		e := bob.expect("the expiry", func(e env) bool { return e.Type == "typing" && !e.Active && e.From == "alice" })
+		ended[e.Room+e.To] = true
+	}
 }
 
 // TestClusterOrder has a sender on each of three nodes write to one room at
