@@ -165,7 +165,6 @@ func TestE2EFrameViolations(t *testing.T) {
 // TestE2EFramesAccepted checks the legal corner cases the violations border on.
 func TestE2EFramesAccepted(t *testing.T) {
 	t.Parallel()
-	h := start(t, func(c *server.Config) { c.MaxMessageBytes = frameLimit })
 	euro := "\u20ac"
 	tests := []struct {
 		name    string
@@ -216,6 +215,9 @@ func TestE2EFramesAccepted(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			// A server per case: the chats below go to lobby, where an earlier
+			// case's leave must not arrive first.
+			h := start(t, func(c *server.Config) { c.MaxMessageBytes = frameLimit })
 			hdr := http.Header{}
 			if tc.deflate {
 				hdr.Set("Sec-WebSocket-Extensions", "permessage-deflate")

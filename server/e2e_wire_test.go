@@ -109,7 +109,7 @@ func TestE2EWireClient(t *testing.T) {
 	t.Run("binary closes 1003", func(t *testing.T) {
 		a, conn := h.dialWire(t, nil)
 		a.name = "wbin"
-		a.join(map[string]any{"name": "wbin"}, true)
+		a.join(map[string]any{"name": "wbin", "room": "binroom"}, true)
 		if err := conn.WriteMessage(wire.BinaryMessage, []byte(`{"type":"who"}`)); err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestE2EWireClient(t *testing.T) {
 	t.Run("oversize closes 1009", func(t *testing.T) {
 		a, _ := h.dialWire(t, nil)
 		a.name = "wbig"
-		a.join(map[string]any{"name": "wbig"}, true)
+		a.join(map[string]any{"name": "wbig", "room": "bigroom"}, true)
 		a.sendText(`{"type":"chat","text":"` + strings.Repeat("é", 2100) + `"}`) // 4200+ bytes
 		a.expectClose(1009, "too_large")
 	})
