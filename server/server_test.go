@@ -63,11 +63,15 @@ func (ts *testServer) dial(t testing.TB) *client {
 }
 
 func (ts *testServer) dialPaused(t testing.TB) *client {
+	return ts.dialWith(t, &wire.DialOptions{Subprotocols: []string{Subprotocol}})
+}
+
+// dialWith dials with opts and does not start reading (see resume).
+func (ts *testServer) dialWith(t testing.TB, opts *wire.DialOptions) *client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, _, err := wire.Dial(ctx, "ws"+strings.TrimPrefix(ts.url, "http")+"/ws",
-		&wire.DialOptions{Subprotocols: []string{Subprotocol}})
+	conn, _, err := wire.Dial(ctx, "ws"+strings.TrimPrefix(ts.url, "http")+"/ws", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,4 +250,28 @@ func TestHTTPRoutes(t *testing.T) {
 				resp.Header.Get("Content-Type"), sb.String(), c.wantStatus, c.wantType, c.wantBody)
 		}
 	}
+}
+
+// TestCompressedBroadcast: one prepared frame serves a member that
+// negotiated permessage-deflate and one that did not; both read the same text.
+func TestCompressedBroadcast(t *testing.T) {
+	ts := startServer(t, nil)
+	zipped := ts.dialWith(t, &wire.DialOptions{Compression: &wire.CompressionOptions{}})
+	zipped.resume()
+	if !zipped.conn.CompressionEnabled() {
+		t.Fatal("permessage-deflate was offered but not negotiated")
+	}
+	zipped.send(`{"type":"join","name":"zipped"}`)
+	zipped.expect(map[string]any{"type": "welcome"})
+	zipped.expect(map[string]any{"type": "presence"})
+	zipped.expect(map[string]any{"type": "join"})
+	plain := ts.joined(t, "plain")
+	if plain.conn.CompressionEnabled() {
+		t.Fatal("compression negotiated without an offer")
+	}
+	zipped.expect(map[string]any{"type": "join", "from": "plain"})
+	text := strings.Repeat("squeeze me ", 100) // well above the compression threshold
+	plain.send(`{"type":"chat","text":"` + text + `"}`)
+	plain.expect(map[string]any{"type": "chat", "text": text})
+	zipped.expect(map[string]any{"type": "chat", "text": text})
 }
