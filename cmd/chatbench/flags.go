@@ -41,6 +41,7 @@ type config struct {
 	listen       string
 	profileRates bool
 	serverLog    string
+	serverPID    int
 
 	changed func(name string) bool
 }
@@ -77,6 +78,7 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.BoolVar(&c.baseline, "baseline", false, "also run every scenario against the gorilla/websocket hub baseline and print the ratios")
 	fs.StringVar(&c.jsonFile, "json", "", "write every raw number to this file as JSON")
 	fs.StringVar(&c.server, "server", "self", `chatd to measure: "self" (start one in a child process) or its URL (ws://host:port/ws)`)
+	fs.IntVar(&c.serverPID, "server-pid", 0, "with --server URL: the server's process id, for RSS and CPU from /proc")
 	fs.Float64Var(&c.factor, "step", 1.25, "rate multiplier between steps")
 	fs.IntVar(&c.maxSteps, "max-steps", 16, "steps at most per stepped scenario")
 	fs.IntVar(&c.refine, "refine", 2, "bisection steps after the first step that fails")

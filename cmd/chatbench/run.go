@@ -136,7 +136,7 @@ func runOne(ctx context.Context, c *config, scenario, name string, pr *progress)
 		err error
 	)
 	if name == "chatd" && c.server != "self" {
-		t = bench.URLTarget(name, c.server)
+		t = bench.URLTarget(name, c.server, c.serverPID)
 	} else {
 		exe, err := os.Executable()
 		if err != nil {

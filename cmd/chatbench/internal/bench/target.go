@@ -223,29 +223,45 @@ func parseStatCPU(stat []byte) (time.Duration, error) {
 
 // URLTarget is a chatd that chatbench did not start. Its memory comes from
 // the Prometheus gauges at /metrics (no forced collection, so heap numbers
-// include garbage).
-func URLTarget(name, wsURL string) *Target {
+// include garbage); with pid > 0 (a server on this machine) RSS and CPU
+// time come from /proc/PID instead, which works whatever /metrics exports.
+func URLTarget(name, wsURL string, pid int) *Target {
 	base := strings.Replace(strings.Replace(wsURL, "ws://", "http://", 1), "wss://", "https://", 1)
 	base = strings.TrimSuffix(base, "/ws")
-	return &Target{
+	t := &Target{
 		Name: name,
 		URL:  wsURL,
 		Memory: func(ctx context.Context) (MemSample, error) {
-			body, err := get(ctx, base+"/metrics")
-			if err != nil {
+			var g map[string]float64
+			if body, err := get(ctx, base+"/metrics"); err == nil {
+				g = ParseGauges(body)
+			} else if pid <= 0 {
 				return MemSample{}, err
 			}
-			g := ParseGauges(body)
+			m := MemSample{HeapInuse: uint64(g["go_memstats_heap_inuse_bytes"]),
+				StackInuse: uint64(g["go_memstats_stack_inuse_bytes"]), Goroutines: int(g["go_goroutines"]),
+				Source: "metrics"}
+			if pid > 0 {
+				rss, err := ProcRSS(pid)
+				if err != nil {
+					return MemSample{}, err
+				}
+				m.RSS, m.Source = rss, "metrics+proc"
+				return m, nil
+			}
 			rss, ok := g["process_resident_memory_bytes"]
 			if !ok {
-				return MemSample{}, errors.New("no process_resident_memory_bytes in /metrics")
+				return MemSample{}, errors.New("no process_resident_memory_bytes in /metrics; give --server-pid")
 			}
-			return MemSample{RSS: uint64(rss), HeapInuse: uint64(g["go_memstats_heap_inuse_bytes"]),
-				StackInuse: uint64(g["go_memstats_stack_inuse_bytes"]), Goroutines: int(g["go_goroutines"]),
-				Source: "metrics"}, nil
+			m.RSS = uint64(rss)
+			return m, nil
 		},
 		Close: func() error { return nil },
 	}
+	if pid > 0 {
+		t.CPU = func() (time.Duration, error) { return ProcCPU(pid) }
+	}
+	return t
 }
 
 // ParseGauges reads unlabelled samples from the Prometheus text format.

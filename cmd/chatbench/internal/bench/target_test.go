@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -115,4 +116,36 @@ func TestParseStatCPU(t *testing.T) {
 	if d, err := ProcCPU(os.Getpid()); err != nil || d < 0 {
 		t.Errorf("ProcCPU(self) = %v, %v", d, err)
 	}
+}
+
+func TestURLTarget(t *testing.T) {
+	metrics := "process_resident_memory_bytes 5e+06\ngo_memstats_heap_inuse_bytes 2e+06\ngo_goroutines 9\n"
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, metrics)
+	}))
+	defer ts.Close()
+	wsURL := "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws"
+	ctx := context.Background()
+
+	m, err := URLTarget("chatd", wsURL, 0).Memory(ctx)
+	if err != nil || m.RSS != 5e6 || m.HeapInuse != 2e6 || m.Goroutines != 9 || m.Source != "metrics" {
+		t.Errorf("from /metrics: %+v %v", m, err)
+	}
+	self := URLTarget("chatd", wsURL, os.Getpid())
+	m, err = self.Memory(ctx)
+	if err != nil || m.RSS < 1<<20 || m.RSS == 5e6 || m.Source != "metrics+proc" {
+		t.Errorf("with a pid: %+v %v", m, err)
+	}
+	if self.CPU == nil {
+		t.Error("no CPU with a pid")
+	}
+	metrics = "go_goroutines 9\n"
+	if _, err := URLTarget("chatd", wsURL, 0).Memory(ctx); err == nil || !strings.Contains(err.Error(), "--server-pid") {
+		t.Errorf("without RSS anywhere: %v", err)
+	}
+	http.DefaultClient.CloseIdleConnections()
 }
