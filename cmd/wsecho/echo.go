@@ -56,6 +56,13 @@ func (h *echoHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mu.Lock()
+	if h.draining {
+		// shutdown began while this handshake ran and did not see us.
+		h.mu.Unlock()
+		c.Close(wire.StatusGoingAway, "shutdown")
+		c.CloseNow()
+		return
+	}
 	h.conns[c] = struct{}{}
 	h.mu.Unlock()
 	defer func() {
