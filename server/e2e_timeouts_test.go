@@ -14,9 +14,11 @@ import (
 	"github.com/chatd/chatd/server"
 )
 
+// Short, but with room for a loaded 2-core CI machine running -race: a reader
+// starved for a quarter of a second must not look idle.
 const (
-	shortJoin = 150 * time.Millisecond
-	shortIdle = 200 * time.Millisecond
+	shortJoin = 400 * time.Millisecond
+	shortIdle = 500 * time.Millisecond
 )
 
 // keepSending writes msg every interval until the connection fails or stop closes.
@@ -131,10 +133,13 @@ func TestE2EIdleTimeout(t *testing.T) {
 		}},
 		{name: "trickled bytes are traffic", idle: false, act: func(t *testing.T, r *rawClient, room string) {
 			b := frame{fin: true, op: opText, payload: []byte(`{"type":"who","room":"` + room + `","ref":"slow"}`)}.encode()
-			for i := range b {
+			// One byte every quarter idle timeout across four idle timeouts, then
+			// the rest: only the bytes keep the connection alive.
+			for i := range 16 {
 				r.write(b[i : i+1])
 				time.Sleep(shortIdle / 4)
 			}
+			r.write(b[16:])
 			if e := r.next(); e.typ() != "presence" || e.s("ref") != "slow" {
 				t.Fatalf("want the who answer, got %s", e)
 			}
