@@ -30,6 +30,7 @@ type ClosedError struct {
 	Reason string
 }
 
+// Error says which Close frame ended the connection.
 func (e *ClosedError) Error() string {
 	return fmt.Sprintf("connection closed: %d %s", e.Code, e.Reason)
 }

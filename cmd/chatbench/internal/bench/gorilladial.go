@@ -33,6 +33,7 @@ func GorillaDialer() Dialer {
 
 type gorillaConn struct{ c *websocket.Conn }
 
+// ReadText returns the next text message; binary messages are skipped.
 func (g gorillaConn) ReadText(dst []byte) ([]byte, error) {
 	for {
 		t, r, err := g.c.NextReader()
@@ -62,5 +63,7 @@ func (g gorillaConn) ReadText(dst []byte) ([]byte, error) {
 	}
 }
 
+// WriteText sends p as one text frame.
 func (g gorillaConn) WriteText(p []byte) error { return g.c.WriteMessage(websocket.TextMessage, p) }
+// CloseNow closes the TCP connection without a handshake.
 func (g gorillaConn) CloseNow() error          { return g.c.Close() }

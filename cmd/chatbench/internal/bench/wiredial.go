@@ -31,6 +31,7 @@ func WireDialer() Dialer {
 
 type wireConn struct{ c *wire.Conn }
 
+// ReadText returns the next text message; binary messages are skipped.
 func (w wireConn) ReadText(dst []byte) ([]byte, error) {
 	for {
 		t, b, err := w.c.ReadMessageInto(dst)
@@ -48,5 +49,7 @@ func (w wireConn) ReadText(dst []byte) ([]byte, error) {
 	}
 }
 
+// WriteText sends p as one text frame.
 func (w wireConn) WriteText(p []byte) error { return w.c.WriteMessage(wire.TextMessage, p) }
+// CloseNow closes the TCP connection without a handshake.
 func (w wireConn) CloseNow() error          { return w.c.CloseNow() }
