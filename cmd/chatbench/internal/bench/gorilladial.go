@@ -65,5 +65,6 @@ func (g gorillaConn) ReadText(dst []byte) ([]byte, error) {
 
 // WriteText sends p as one text frame.
 func (g gorillaConn) WriteText(p []byte) error { return g.c.WriteMessage(websocket.TextMessage, p) }
+
 // CloseNow closes the TCP connection without a handshake.
-func (g gorillaConn) CloseNow() error          { return g.c.Close() }
+func (g gorillaConn) CloseNow() error { return g.c.Close() }

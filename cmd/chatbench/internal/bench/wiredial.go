@@ -51,5 +51,6 @@ func (w wireConn) ReadText(dst []byte) ([]byte, error) {
 
 // WriteText sends p as one text frame.
 func (w wireConn) WriteText(p []byte) error { return w.c.WriteMessage(wire.TextMessage, p) }
+
 // CloseNow closes the TCP connection without a handshake.
-func (w wireConn) CloseNow() error          { return w.c.CloseNow() }
+func (w wireConn) CloseNow() error { return w.c.CloseNow() }
