@@ -256,11 +256,12 @@ func TestIdleConnHoldsNoPooledBuffers(t *testing.T) {
 // blocked in Read, so "wire-B/conn" is what this package adds.
 func BenchmarkIdleConnMemory(b *testing.B) {
 	const n = 500
+	var lastStack float64 // stack share of the last measure call
 	measure := func(setup func(nc net.Conn, peer net.Conn) func()) float64 {
 		var ms runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
-		before := ms.HeapInuse + ms.StackInuse
+		before, beforeStack := ms.HeapInuse+ms.StackInuse, ms.StackInuse
 		var stops []func()
 		for i := 0; i < n; i++ {
 			a, p := loopback(b)
@@ -269,6 +270,7 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
 		after := ms.HeapInuse + ms.StackInuse
+		lastStack = float64(ms.StackInuse-beforeStack) / n
 		for _, s := range stops {
 			s()
 		}
@@ -318,6 +320,7 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 					go func() { c.ReadMessage(); close(done) }()
 					return func() { c.CloseNow(); <-done }
 				})
+				b.ReportMetric(lastStack, "stack-B/conn")
 				b.ReportMetric(withWire, "B/conn")
 				b.ReportMetric(withWire-base, "wire-B/conn")
 				b.ReportMetric(float64(unsafe.Sizeof(Conn{})), "Conn-struct-B")
