@@ -334,28 +334,43 @@ func TestClusterResumeOnAnotherNode(t *testing.T) {
 }
 
 // TestClusterNodeDeath cuts a node's NATS connection without any cleanup:
-// its clients are closed with 1001, and the survivors publish leave
-// (disconnected) in every room of its users and free their names.
+// its clients are closed with 1001, and the two survivors publish leave
+// (disconnected) in every room of its users, once each, and free its names.
 func TestClusterNodeDeath(t *testing.T) {
 	ns := startNATS(t)
-	n1, n2 := startNode(t, ns.ClientURL(), fastOptions()), startNode(t, ns.ClientURL(), fastOptions())
+	opts := fastOptions()
+	n1, n2, n3 := startNode(t, ns.ClientURL(), opts), startNode(t, ns.ClientURL(), opts), startNode(t, ns.ClientURL(), opts)
 	alice := join(t, n1.url, "alice", "lobby", "dev")
 	bob := join(t, n2.url, "bob", "lobby", "dev")
+	carol := join(t, n3.url, "carol", "lobby", "dev")
 	n1.b.nc.Close() // the node is cut off: it cannot even say goodbye
 
 	if code := <-alice.closed; code != websocket.CloseGoingAway {
 		t.Errorf("alice's connection on the dead node closed with %d, want 1001", code)
 	}
-	left := map[string]bool{}
-	for len(left) < 2 {
-		e := bob.expect("alice's leave", func(e env) bool { return e.Type == "leave" && e.From == "alice" })
-		if e.Reason != "disconnected" {
-			t.Errorf("leave reason %q, want disconnected", e.Reason)
+	for _, c := range []*wsClient{bob, carol} {
+		left := map[string]bool{}
+		for len(left) < 2 {
+			e := c.expect("alice's leave", func(e env) bool { return e.Type == "leave" && e.From == "alice" })
+			if e.Reason != "disconnected" {
+				t.Errorf("leave reason %q, want disconnected", e.Reason)
+			}
+			left[e.Room] = true
 		}
-		left[e.Room] = true
+	}
+	// Both survivors clean up; each leave must still be published once.
+	// Give the slower survivor time for its cleanup passes, then send a
+	// marker into each room: nothing but the marker may come before it.
+	time.Sleep(2 * opts.NodeTTL)
+	for _, room := range []string{"lobby", "dev"} {
+		carol.send(map[string]any{"type": "chat", "room": room, "text": "marker"})
+		e := bob.expect("the next event of "+room, func(e env) bool { return e.Room == room && e.Type != "typing" })
+		if e.Type != "chat" || e.Text != "marker" {
+			t.Errorf("%s: after alice's leave came %+v, want the marker (a second leave?)", room, e)
+		}
 	}
 	bob.send(map[string]any{"type": "who", "room": "dev", "ref": "w"})
-	if p := bob.expect("presence", isType("presence")); strings.Join(p.Users, ",") != "bob" {
+	if p := bob.expect("presence", isType("presence")); strings.Join(p.Users, ",") != "bob,carol" {
 		t.Errorf("dev after alice's node died: %v", p.Users)
 	}
 	join(t, n2.url, "ALICE", "lobby") // the name is free again
