@@ -340,3 +340,26 @@ func TestE2ECloseHandshake(t *testing.T) {
 		})
 	}
 }
+
+// TestE2EDefaultSizeLimit: 64 KiB by default, counted on the whole message.
+func TestE2EDefaultSizeLimit(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	const limit = 64 << 10
+	envelope := func(n int) []byte {
+		const prefix, suffix = `{"type":"chat","text":"`, `","ref":"big"}`
+		return []byte(prefix + strings.Repeat("x", n-len(prefix)-len(suffix)) + suffix)
+	}
+	r := h.rawDial(t, nil)
+	r.join("big", "lobby")
+	// Exactly the limit is read (and refused as too long a text: 4000 code points).
+	r.writeFrames(frame{op: opText, payload: envelope(limit)[:limit/2]}, frame{fin: true, op: opCont, payload: envelope(limit)[limit/2:]})
+	if e := r.next(); e.typ() != "error" || e.s("code") != "invalid_message" || e.s("ref") != "big" {
+		t.Fatalf("a message of exactly 64 KiB: want invalid_message (text too long), got %s", e)
+	}
+	// One byte more closes with 1009.
+	r.writeLoose(frame{fin: true, op: opText, payload: envelope(limit + 1)}.encode())
+	if ci, _ := r.readClose(true); ci.code != 1009 {
+		t.Fatalf("a message of 64 KiB + 1: close %v, want 1009", ci)
+	}
+}

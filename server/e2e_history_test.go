@@ -177,3 +177,29 @@ func TestE2EReconnectSince(t *testing.T) {
 		t.Fatalf("replay after reconnect %v, want exactly the missed %v", got, missed)
 	}
 }
+
+// TestE2EHistoryDefaults: with the default configuration a join replays the last
+// 50 messages, and at least the last 500 are kept for a since.
+func TestE2EHistoryDefaults(t *testing.T) {
+	t.Parallel()
+	h := start(t, func(c *server.Config) { c.RatePerSec, c.RateBurst = 1e5, 1e5 })
+	a, _ := h.joinAs(t, "alice", "lobby")
+	const n = 510
+	for i := range n {
+		a.send(map[string]any{"type": "chat", "text": fmt.Sprintf("m%d", i)})
+	}
+	for range n {
+		a.nextType("chat")
+	}
+	_, j := h.joinAs(t, "bob", "lobby")
+	if got := replayTexts(t, j.replay); !slices.Equal(got, texts(n-50, n-1)) {
+		t.Fatalf("default replay: %d messages from %v, want the last 50", len(got), got[:min(1, len(got))])
+	}
+	c := h.dial(t, dialOpts{})
+	c.name = "carol"
+	j = c.join(map[string]any{"name": "carol", "since": "00000000000000000000000000"}, true)
+	got := replayTexts(t, j.replay)
+	if len(got) < 500 || got[len(got)-1] != fmt.Sprintf("m%d", n-1) || !slices.Equal(got[len(got)-500:], texts(n-500, n-1)) {
+		t.Fatalf("replay of everything kept: %d messages, want at least the last 500 in order", len(got))
+	}
+}
