@@ -236,8 +236,10 @@ func TestBrowserServerRestart(t *testing.T) {
 	carol.expect("chat", func(e map[string]any) bool { return e["ref"] == "c1" })
 	s2.gate.Store(false)
 
-	alice.waitState("online")
-	bob.waitState("online")
+	// The pages retry on their own; the wait allows for the longest backoff
+	// (15 s plus jitter) that a slow stop could have led them to.
+	alice.waitJSFor(stateIs("online"), "reconnected", 2*waitTimeout)
+	bob.waitJSFor(stateIs("online"), "reconnected", 2*waitTimeout)
 	alice.waitMessage("carol", "while you were away")
 	bob.waitMessage("carol", "while you were away")
 	alice.say("after")

@@ -415,17 +415,27 @@ func (p *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 // waitJS waits until the JavaScript expression is truthy in the page.
 func (p *tab) waitJS(expr, what string) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
+	p.waitJSFor(expr, what, waitTimeout)
+}
+
+// waitJSFor is waitJS with its own time limit.
+func (p *tab) waitJSFor(expr, what string, limit time.Duration) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, limit)
 	defer cancel()
 	defer logSlow(p.t, p.name, what, time.Now())
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(30*time.Millisecond), chromedp.WithPollingTimeout(waitTimeout))); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(30*time.Millisecond), chromedp.WithPollingTimeout(limit))); err != nil {
 		p.t.Fatalf("%s: waiting for %s (%s): %v\npage: %s", p.name, what, expr, err, p.describe())
 	}
 }
 
 func (p *tab) waitState(state string) {
 	p.t.Helper()
-	p.waitJS(fmt.Sprintf(`document.getElementById('status').dataset.state === %s`, jsString(state)), "connection state "+state)
+	p.waitJS(stateIs(state), "connection state "+state)
+}
+
+func stateIs(state string) string {
+	return fmt.Sprintf(`document.getElementById('status').dataset.state === %s`, jsString(state))
 }
 
 // logSlow notes steps that took long, to show where a slow run spends its time.

@@ -27,7 +27,16 @@ const BLANK_RE = /^[\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F
 /** codePoints counts Unicode code points, the unit of the protocol's text limit. */
 export function codePoints(s) {
   let n = 0;
-  for (const _ of s) n++; // eslint-disable-line no-unused-vars
+  // A surrogate pair is one code point; a lone surrogate counts as one, as
+  // the string iterator would count it (no iterator: this runs per keystroke).
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
   return n;
 }
 

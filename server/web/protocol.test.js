@@ -62,6 +62,8 @@ test('validation helpers follow the protocol', () => {
     [ROOM_RE.test('r'.repeat(65)), false],
     [codePoints('héllo'), 5],
     [codePoints('😀😀'), 2], // 4 UTF-16 units, 2 code points
+    [codePoints('a\ud800b'), 3], // a lone surrogate counts once
+    [codePoints(''), 0],
     [isBlank(' \t\n\u00a0\u3000'), true],
     [isBlank('\u0085'), true],
     [isBlank('\ufeff'), false], // not White_Space for the server
