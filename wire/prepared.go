@@ -110,15 +110,6 @@ func (c *Conn) WriteBatch(ms []*PreparedMessage) error {
 	}
 	c.msgMu.Lock()
 	defer c.msgMu.Unlock()
-	if c.client {
-		for _, m := range ms {
-			_, payload, rsv := m.frameFor(c)
-			if err := c.writeFrame(opcode(m.t), true, rsv, payload); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	c.wmu.Lock()
 	defer c.unlockWrite()
 	if c.closing.Load() {
@@ -126,6 +117,9 @@ func (c *Conn) WriteBatch(ms []*PreparedMessage) error {
 	}
 	if c.werr != nil {
 		return c.werr
+	}
+	if c.client {
+		return c.setWriteErr(c.writeMaskedBatch(ms))
 	}
 	if _, ok := c.nc.(*net.TCPConn); !ok {
 		// Without writev (TLS, pipes) each buffer would be its own
@@ -166,6 +160,44 @@ func (c *Conn) writeCoalesced(ms []*PreparedMessage) error {
 	}
 	if len(b) > 0 {
 		_, err := c.nc.Write(b)
+		return err
+	}
+	return nil
+}
+
+// writeMaskedBatch writes the messages as client frames, each masked with
+// its own key, gathered into pooled buffers so a batch of small messages
+// still goes out in one write. The caller holds wmu.
+func (c *Conn) writeMaskedBatch(ms []*PreparedMessage) error {
+	buf := getBuf()
+	defer putBuf(buf)
+	b := *buf
+	n := 0
+	for _, m := range ms {
+		_, payload, rsv := m.frameFor(c)
+		if maxHeaderLen+len(payload) > len(b)-n {
+			if n > 0 {
+				if _, err := c.nc.Write(b[:n]); err != nil {
+					return err
+				}
+				n = 0
+			}
+			if maxHeaderLen+len(payload) > len(b) {
+				// Too big to gather: its own (chunked) write.
+				if err := c.writeFrameLocked(opcode(m.t), true, rsv, payload); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		h := header{fin: true, rsv: rsv, op: opcode(m.t), length: int64(len(payload)), masked: true, key: newMaskKey()}
+		hn := putHeader(b[n:], h)
+		copy(b[n+hn:], payload)
+		Mask(h.key, 0, b[n+hn:n+hn+len(payload)])
+		n += hn + len(payload)
+	}
+	if n > 0 {
+		_, err := c.nc.Write(b[:n])
 		return err
 	}
 	return nil

@@ -67,3 +67,16 @@ func TestPreparedCompressedFrameIsShared(t *testing.T) {
 		t.Fatal("a message under the threshold was compressed")
 	}
 }
+
+func TestClientBatchMixesSmallAndLarge(t *testing.T) {
+	small, _ := NewPreparedMessage(TextMessage, []byte("small"))
+	large, _ := NewPreparedMessage(BinaryMessage, bytes.Repeat([]byte{1, 2, 3}, 20000)) // 60 KB: its own write
+	c, peer := rawPeer(t, true, pmdState{})
+	go c.WriteBatch([]*PreparedMessage{small, large, small, small})
+	for i, want := range []*PreparedMessage{small, large, small, small} {
+		h, p := readFrame(t, peer)
+		if !h.masked || h.op != opcode(want.t) || !bytes.Equal(p, want.payload) {
+			t.Fatalf("frame %d: header %+v, %d bytes", i, h, len(p))
+		}
+	}
+}
