@@ -47,7 +47,7 @@ func fastOptions() Options {
 	return Options{
 		NodeTTL:   2 * time.Second,
 		Heartbeat: 100 * time.Millisecond,
-		LostAfter: time.Second,
+		LostAfter: 1500 * time.Millisecond,
 		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 }
