@@ -99,61 +99,83 @@ func TestBroadcastAllocationsDoNotGrowWithMembers(t *testing.T) {
 // members connected over loopback with the project's wire client, each
 // reading every message (and counting the chats). One op is one chat
 // message sent and received by all n members; ns/delivery divides by n.
+// The connections are set up once per size and reused by the benchmark's
+// rounds (1,000 joins are a million join events).
 func BenchmarkFanoutLoopback(b *testing.B) {
 	for _, n := range []int{100, 1000} {
-		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
-			ts := startServer(b, func(c *Config) {
-				c.Logger = nil
-				c.RatePerSec, c.RateBurst = 1e9, 1<<30
-				c.QueueBytes = 64 << 20 // measure speed, not the slow-consumer rule
-			})
-			var got atomic.Int64
-			var wg sync.WaitGroup
-			for i := range n {
-				c := ts.dialPaused(b)
-				c.send(fmt.Sprintf(`{"type":"join","name":"m%d"}`, i))
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						_, msg, err := c.conn.ReadMessage()
-						if err != nil {
-							return
-						}
-						if bytes.Contains(msg, []byte(`"type":"chat"`)) {
-							got.Add(1)
-						}
-					}
-				}()
-			}
-			defer wg.Wait()
-			sender := ts.dialPaused(b)
-			sender.send(`{"type":"join","name":"sender","room":"elsewhere"}`)
-			// The members joined asynchronously: wait until all are in.
+		f := newFanoutRoom(b, n)
+		b.Run(fmt.Sprintf("members=%d", n), f.run)
+		f.stop()
+	}
+}
+
+// fanoutRoom is n members in "lobby" plus a sender, over loopback.
+type fanoutRoom struct {
+	ts      *testServer
+	n       int
+	sender  *client
+	got     atomic.Int64 // chats read by all members
+	readers sync.WaitGroup
+}
+
+func newFanoutRoom(b *testing.B, n int) *fanoutRoom {
+	f := &fanoutRoom{n: n}
+	f.ts = startServer(b, func(c *Config) {
+		c.Logger = nil
+		c.RatePerSec, c.RateBurst = 1e9, 1<<30
+		c.QueueBytes = 64 << 20 // measure speed, not the slow-consumer rule
+	})
+	for i := range n {
+		c := f.ts.dialPaused(b)
+		c.send(fmt.Sprintf(`{"type":"join","name":"m%d"}`, i))
+		f.readers.Go(func() {
 			for {
-				users, _ := ts.broker.Members(context.Background(), "lobby")
-				if len(users) == n {
-					break
+				_, msg, err := c.conn.ReadMessage()
+				if err != nil {
+					return
 				}
-				time.Sleep(time.Millisecond)
+				if bytes.Contains(msg, []byte(`"type":"chat"`)) {
+					f.got.Add(1)
+				}
 			}
-			sender.send(`{"type":"join","room":"lobby"}`)
-			text := strings.Repeat("fan-out ", 8)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				sender.send(`{"type":"chat","text":"` + text + `"}`)
-			}
-			want := int64(b.N) * int64(n)
-			for got.Load() < want {
-				time.Sleep(100 * time.Microsecond)
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(want), "ns/delivery")
-			b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "deliveries/s")
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			ts.Shutdown(ctx)
 		})
 	}
+	// The members joined asynchronously: wait until all are in.
+	for {
+		users, _ := f.ts.broker.Members(context.Background(), "lobby")
+		if len(users) == n {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	f.sender = f.ts.dialPaused(b)
+	f.sender.send(`{"type":"join","name":"sender","room":"elsewhere"}`)
+	f.sender.send(`{"type":"join","room":"lobby"}`)
+	return f
+}
+
+func (f *fanoutRoom) run(b *testing.B) {
+	text := strings.Repeat("fan-out ", 8)
+	f.got.Store(0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		f.sender.send(`{"type":"chat","text":"` + text + `"}`)
+	}
+	want := int64(b.N) * int64(f.n)
+	for f.got.Load() < want {
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(want), "ns/delivery")
+	b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// stop closes every connection (the server's Shutdown) and waits for the
+// members' readers.
+func (f *fanoutRoom) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = f.ts.Shutdown(ctx)
+	f.readers.Wait()
 }
