@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -36,6 +37,29 @@ func TestBrowserPageLoadsCleanly(t *testing.T) {
 	checkClean(t, p)
 	if got := evalJS[string](p, `getComputedStyle(document.querySelector('.topbar')).display`); got != "flex" {
 		t.Errorf("stylesheet not applied: .topbar display = %q", got)
+	}
+
+	// The check above can fail: an inline script (what an injection would
+	// need) is refused by the policy, and the refusal is seen.
+	p.do("inject an inline script", chromedp.Evaluate[chromedp.Void](`(() => {
+		const s = document.createElement('script');
+		s.textContent = 'window.injected = true';
+		document.body.append(s);
+	})()`))
+	if ran := evalJS[bool](p, `window.injected === true`); ran {
+		t.Error("an inline script ran: the Content-Security-Policy does not protect the page")
+	}
+	// The report arrives as an event of its own; wait for it.
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		problems, _ := p.problemsSoFar()
+		if strings.Contains(strings.Join(problems, " "), "Content Security Policy") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the refused inline script left no CSP report in the console: %q", problems)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
