@@ -55,6 +55,9 @@ func (b *Broker) heartbeatLoop() {
 				b.cleanup()
 				continue
 			}
+			if b.ctx.Err() != nil {
+				return // closing
+			}
 			b.log.Warn("natsbroker: heartbeat failed", "err", err)
 		}
 		down = true
