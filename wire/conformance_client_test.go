@@ -428,6 +428,8 @@ func TestConformanceClientDeflate(t *testing.T) {
 		{"no context takeover both ways", "permessage-deflate; server_no_context_takeover; client_no_context_takeover"},
 		{"server keeps its context", "permessage-deflate; client_no_context_takeover"},
 		{"both keep context", "permessage-deflate"},
+		{"server limits the client's window to 2^9", "permessage-deflate; client_no_context_takeover; client_max_window_bits=9"},
+		{"server limits the client's window to 2^8, with context takeover", "permessage-deflate; client_max_window_bits=8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -459,6 +461,7 @@ func TestConformanceClientDeflate(t *testing.T) {
 				}
 				out := e.payload
 				if e.rsv1 {
+					checkWindow(t, e.payload, n.clientWindow, "client")
 					if n.clientNoTakeover {
 						inf.hist = nil
 					}

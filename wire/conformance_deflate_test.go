@@ -54,6 +54,7 @@ type negotiated struct {
 	serverNoTakeover bool
 	clientNoTakeover bool
 	clientWindow     int // 15 unless the server limited our window
+	serverWindow     int // 15 unless the server announced a smaller window for itself
 }
 
 // checkDeflateResponse validates the server's answer against RFC 7692 §7.1 for a single
@@ -67,7 +68,7 @@ func checkDeflateResponse(t *testing.T, exts []extension, offer map[string]strin
 	if len(e.dups) > 0 {
 		t.Errorf("response repeats parameters %v", e.dups)
 	}
-	n := negotiated{clientWindow: 15}
+	n := negotiated{clientWindow: 15, serverWindow: 15}
 	for k, v := range e.params {
 		switch k {
 		case "server_no_context_takeover", "client_no_context_takeover":
@@ -81,6 +82,8 @@ func checkDeflateResponse(t *testing.T, exts []extension, offer map[string]strin
 			}
 			if k == "client_max_window_bits" {
 				n.clientWindow = b
+			} else if err == nil {
+				n.serverWindow = b
 			}
 		default:
 			t.Errorf("response has parameter %q that RFC 7692 does not define", k)
@@ -154,6 +157,7 @@ func deflateTraffic(t *testing.T, r *rawConn, n negotiated) {
 				}
 				got := e.payload
 				if e.rsv1 {
+					checkWindow(t, e.payload, n.serverWindow, "server")
 					if n.serverNoTakeover {
 						// Announced no context takeover: each message must inflate alone.
 						inf.hist = nil
@@ -214,6 +218,9 @@ func offerCases() []offerCase {
 		{"13.5 server_no_context_takeover; server_max_window_bits=8", "permessage-deflate; client_max_window_bits; server_no_context_takeover; server_max_window_bits=8", false, false},
 		{"13.6 server_no_context_takeover; server_max_window_bits=15", "permessage-deflate; client_max_window_bits; server_no_context_takeover; server_max_window_bits=15", true, false},
 		{"client_max_window_bits=9", "permessage-deflate; client_max_window_bits=9", true, false},
+		{"server_max_window_bits=9", "permessage-deflate; server_max_window_bits=9", false, false},
+		{"server_max_window_bits=10 with no context takeover", "permessage-deflate; server_no_context_takeover; server_max_window_bits=10", false, false},
+		{"server_max_window_bits=12", "permessage-deflate; server_max_window_bits=12", false, false},
 		{"quoted parameter value", `permessage-deflate; client_max_window_bits="10"`, false, false},
 		{"case-insensitive extension name", "PerMessage-Deflate", false, false},
 		{"declined: unknown parameter", "permessage-deflate; foo=1", false, true},
@@ -425,5 +432,18 @@ func TestConformanceDeflateErrors(t *testing.T) {
 			}
 			tc.run(t, r)
 		})
+	}
+}
+
+// checkWindow fails the test when a compressed message refers further back than the
+// negotiated window of 2^bits bytes (RFC 7692 §7.1.2).
+func checkWindow(t *testing.T, payload []byte, bits int, who string) {
+	t.Helper()
+	d, err := maxDistance(payload)
+	if err != nil {
+		t.Fatalf("%s's compressed message does not parse as DEFLATE: %v", who, err)
+	}
+	if d > 1<<bits {
+		t.Fatalf("%s's compressed message refers %d bytes back; the negotiated window is %d (max_window_bits=%d)", who, d, 1<<bits, bits)
 	}
 }
