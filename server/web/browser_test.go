@@ -185,6 +185,14 @@ func TestBrowserTyping(t *testing.T) {
 	alice.waitJS(`document.getElementById('typing').textContent === ''`, "indicator cleared after the message")
 	carol.expect("typing", func(e map[string]any) bool { return e["from"] == "bob" && e["active"] == false })
 
+	// Typing again right after sending: the server relays one start per 2 s,
+	// so the page holds this one back until it will be relayed, not lost.
+	bob.typeText("and more")
+	alice.waitJS(`document.getElementById('typing').textContent === 'bob is typing…'`, "bob typing again after his message")
+	bob.do("press Enter", pressEnter())
+	alice.waitMessage("bob", "and more")
+	alice.waitJS(`document.getElementById('typing').textContent === ''`, "cleared again")
+
 	// In a private conversation the indicator shows on the PM entry, and
 	// clearing the input stops it. (A new target: the server relays a start
 	// at most once per 2 s per sender and target.)

@@ -54,12 +54,42 @@ test('clearing the input stops at once; sending stops without a message', () => 
   t.input({ room: 'lobby' }, true);
   t.input({ room: 'lobby' }, false);
   assert.deepEqual(sent.map((s) => s.active), [true, false]);
+  clock.advance(3000);
   t.input({ room: 'lobby' }, true);
   t.sent();
   clock.advance(10000);
   assert.deepEqual(sent.map((s) => s.active), [true, false, true], 'the server ends it on the message itself');
   t.input({ room: 'lobby' }, true);
-  assert.equal(sent.length, 4, 'typing again right after a send starts a new indicator');
+  assert.equal(sent.length, 4, 'typing again long after a send starts a new indicator at once');
+});
+
+test('a start within 2 s of the previous one waits for the server to relay it', () => {
+  const { clock, sent, t } = sender();
+  t.input({ room: 'lobby' }, true); // t=0: relayed
+  clock.advance(500);
+  t.sent(); // the message ended the indicator
+  clock.advance(500);
+  t.input({ room: 'lobby' }, true); // t=1000: the server would drop it
+  assert.equal(sent.length, 1);
+  clock.advance(1099);
+  assert.equal(sent.length, 1);
+  clock.advance(1); // t=2100
+  assert.deepEqual(sent[1], { room: 'lobby', active: true, at: 2100 });
+
+  // Held back and then given up: nothing goes out.
+  clock.advance(400);
+  t.sent();
+  t.input({ room: 'lobby' }, true);
+  t.input({ room: 'lobby' }, false);
+  clock.advance(10000);
+  assert.equal(sent.length, 2);
+
+  // Another target has its own window.
+  t.input({ room: 'lobby' }, true);
+  t.input({ to: 'bob' }, true);
+  assert.deepEqual(sent.slice(2).map(({ room, to, active }) => [room, to, active]), [
+    ['lobby', undefined, true], ['lobby', undefined, false], [undefined, 'bob', true],
+  ]);
 });
 
 test('switching target stops the old one first', () => {
