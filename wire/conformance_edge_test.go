@@ -79,6 +79,108 @@ func TestConformanceEdges(t *testing.T) {
 		r.sendTolerant(cont(false, bytes.Clone(buf.Bytes()))) // the message never ends
 		r.failed(1007)
 	})
+	for _, tc := range []struct {
+		name     string
+		opts     *wire.CompressionOptions
+		offer    string
+		takeover bool // the server keeps its compression context
+	}{
+		{"prepared frames respect server_max_window_bits=9", &wire.CompressionOptions{}, "permessage-deflate; server_max_window_bits=9", false},
+		{"prepared frames between context-takeover messages", &wire.CompressionOptions{ContextTakeover: true}, "permessage-deflate; client_max_window_bits", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			es := startEcho(t, &wire.AcceptOptions{Compression: tc.opts}, echoWhole)
+			r, resp := dialRaw(t, es.Addr, "Sec-WebSocket-Extensions: "+tc.offer)
+			n := checkDeflateResponse(t, parseExtensions(resp.Header), offerParams(tc.offer))
+			if n.serverNoTakeover == tc.takeover {
+				t.Fatalf("negotiated %+v, the case needs server takeover=%v", n, tc.takeover)
+			}
+			sc := <-es.conns
+			inf := &inflater{}
+			// Interleave prepared and per-connection messages: a peer keeping one
+			// window across them must decode every one.
+			for i := range 6 {
+				p := compressible(4096+i*100, uint64(i))
+				if i%2 == 0 {
+					pm, err := wire.NewPreparedMessage(wire.TextMessage, p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := sc.WritePrepared(pm); err != nil {
+						t.Fatal(err)
+					}
+				} else if err := sc.WriteMessage(wire.TextMessage, p); err != nil {
+					t.Fatal(err)
+				}
+				e, err := r.next(true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := e.payload
+				if e.rsv1 {
+					checkWindow(t, e.payload, n.serverWindow, "server")
+					if n.serverNoTakeover {
+						inf.hist = nil
+					}
+					if got, err = inf.inflate(e.payload); err != nil {
+						t.Fatalf("message %d does not inflate: %v", i, err)
+					}
+				}
+				// An uncompressed message never passes through the peer's inflater, so
+				// it is not part of the LZ77 window (what zlib-based peers do).
+				if !bytes.Equal(got, p) {
+					t.Fatalf("message %d (prepared=%v) differs", i, i%2 == 0)
+				}
+			}
+			r.closeNormally()
+		})
+	}
+	t.Run("uncompressed messages stay out of the inflater's window", func(t *testing.T) {
+		t.Parallel()
+		es := startEcho(t, &wire.AcceptOptions{Compression: &wire.CompressionOptions{ContextTakeover: true}}, echoWhole)
+		offer := "permessage-deflate; client_max_window_bits"
+		r, resp := dialRaw(t, es.Addr, "Sec-WebSocket-Extensions: "+offer)
+		n := checkDeflateResponse(t, parseExtensions(resp.Header), offerParams(offer))
+		if n.clientNoTakeover {
+			t.Fatalf("server asked client_no_context_takeover; the case needs our context kept")
+		}
+		def := &deflater{takeover: true}
+		inf := &inflater{}
+		for i, m := range []struct {
+			p          []byte
+			compressed bool
+		}{
+			{compressible(3000, 1), true},
+			{compressible(3000, 2), false}, // plain: never fed to our compressor
+			{compressible(3000, 1), true},  // back-references into message 0 only
+			{compressible(3000, 3), false},
+			{compressible(3000, 2), true},
+		} {
+			f := frame{fin: true, op: opText, payload: m.p}
+			if m.compressed {
+				f.rsv, f.payload = rsv1, def.compress(m.p)
+			}
+			r.send(f)
+			e, err := r.next(true)
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			got := e.payload
+			if e.rsv1 {
+				if n.serverNoTakeover {
+					inf.hist = nil
+				}
+				if got, err = inf.inflate(e.payload); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(got, m.p) {
+				t.Fatalf("echo of message %d (compressed=%v) differs", i, m.compressed)
+			}
+		}
+		r.closeNormally()
+	})
 	t.Run("WritePrepared waits for a half-written streamed message", func(t *testing.T) {
 		t.Parallel()
 		es := startEcho(t, nil, echoWhole)
