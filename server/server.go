@@ -146,6 +146,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		Subprotocol: selectSubprotocol,
 		CheckOrigin: s.checkOrigin,
 		ReadLimit:   s.cfg.MaxMessageBytes,
+		FailReason:  closeReasonFor,
+		CloseAnswer: answerClientClose,
 	}
 	if s.cfg.Compression {
 		opts.Compression = &wire.CompressionOptions{}

@@ -33,6 +33,17 @@ type AcceptOptions struct {
 	ReadLimit int64
 	// ResponseHeader is added to the 101 response (e.g. Set-Cookie).
 	ResponseHeader http.Header
+	// FailReason, when set, chooses the reason text of the close frame
+	// wire sends when it fails the connection itself (1002, 1007, 1009):
+	// it gets the status code and wire's description of the violation.
+	// An application protocol that names its close reasons (chat.v1's
+	// "invalid_utf8", "too_large") sets it; nil sends the description.
+	FailReason func(code StatusCode, detail string) string
+	// CloseAnswer, when set, chooses the code and reason that answer the
+	// peer's close frame (RFC 6455 §5.5.1: the answer "typically" echoes
+	// the code, which is what nil does, with the peer's reason). The code must be
+	// one that may be sent; anything else falls back to the echo.
+	CloseAnswer func(code StatusCode, reason string) (StatusCode, string)
 }
 
 // HandshakeError is returned by Accept when it refused the request; the
@@ -156,7 +167,10 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 		nc.Close()
 		return nil, fmt.Errorf("wire: Accept: writing the 101 response: %w", err)
 	}
-	return newConn(nc, false, buffered(brw.Reader), subproto, pmd, opts.ReadLimit), nil
+	c := newConn(nc, false, buffered(brw.Reader), subproto, pmd, opts.ReadLimit)
+	c.failReason = opts.FailReason
+	c.closeAnswer = opts.CloseAnswer
+	return c, nil
 }
 
 // buffered returns the bytes br read past the HTTP header (frames a client

@@ -132,7 +132,7 @@ func (c *Conn) handleClose(p []byte) error {
 	c.closeMu.Lock()
 	c.closeRecvd = true
 	c.closeMu.Unlock()
-	c.sendClose(code, reason) // a no-op if we closed first
+	c.sendClose(c.answerTo(code, reason)) // a no-op if we closed first
 	ce := &CloseError{Code: code, Reason: reason}
 	c.readErr = ce
 	c.finishClose()
@@ -170,6 +170,9 @@ func (c *Conn) finishClose() {
 func (c *Conn) fail(code StatusCode, reason string) error {
 	if c.readErr != nil {
 		return c.readErr
+	}
+	if c.failReason != nil {
+		reason = sendableReason(c.failReason(code, reason), reason)
 	}
 	ce := &CloseError{Code: code, Reason: reason}
 	c.readErr = ce
@@ -234,4 +237,26 @@ func (c *Conn) skipPayload() error {
 		c.frameLeft -= n
 	}
 	return nil
+}
+
+// answerTo returns the code and reason that answer the peer's close frame:
+// the application's choice when it made one that may be sent, else the
+// peer's code and reason echoed.
+func (c *Conn) answerTo(code StatusCode, reason string) (StatusCode, string) {
+	if c.closeAnswer != nil {
+		ac, ar := c.closeAnswer(code, reason)
+		if validWireCode(ac) {
+			return ac, sendableReason(ar, "")
+		}
+	}
+	return code, reason
+}
+
+// sendableReason returns reason if it fits a close frame (at most 123 bytes
+// of UTF-8), else fallback.
+func sendableReason(reason, fallback string) string {
+	if len(reason) <= maxControlPayload-2 && utf8.ValidString(reason) {
+		return reason
+	}
+	return fallback
 }

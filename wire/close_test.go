@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -166,4 +167,58 @@ func TestCloseWhileWriterIsStuck(t *testing.T) {
 		t.Fatal("the stuck write reported success")
 	}
 	_ = peer
+}
+
+// TestApplicationChosenCloseFrames: FailReason names the reason of the close
+// frames wire sends on failure, and CloseAnswer the code and reason that answer
+// a peer's close; values that may not be sent fall back to wire's own.
+func TestApplicationChosenCloseFrames(t *testing.T) {
+	failReason := func(code StatusCode, detail string) string {
+		switch code {
+		case StatusInvalidFramePayloadData:
+			return "invalid_utf8"
+		case StatusMessageTooBig:
+			return strings.Repeat("x", 200) // too long for a close frame: falls back
+		}
+		return detail
+	}
+	for _, tt := range []struct {
+		name       string
+		send       []byte
+		answer     func(StatusCode, string) (StatusCode, string)
+		wantCode   StatusCode
+		wantReason string
+	}{
+		{"failure reason chosen", encodeFrame(true, 0, opText, true, []byte{0xc0, 0x80}), nil,
+			StatusInvalidFramePayloadData, "invalid_utf8"},
+		{"unsendable failure reason falls back", encodeFrame(true, 0, opText, true, make([]byte, 2048)), nil,
+			StatusMessageTooBig, "message too big"},
+		{"answer chosen", encodeFrame(true, 0, opClose, true, []byte("\x03\xe9tab closed")),
+			func(StatusCode, string) (StatusCode, string) { return StatusNormalClosure, "bye" },
+			StatusNormalClosure, "bye"},
+		{"answer to an empty close chosen", encodeFrame(true, 0, opClose, true, nil),
+			func(StatusCode, string) (StatusCode, string) { return StatusNormalClosure, "bye" },
+			StatusNormalClosure, "bye"},
+		{"unsendable answer falls back to the echo", encodeFrame(true, 0, opClose, true, []byte("\x03\xe9tab closed")),
+			func(StatusCode, string) (StatusCode, string) { return StatusNoStatusRcvd, "" },
+			StatusGoingAway, "tab closed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, peer := rawPeer(t, false, pmdState{})
+			c.SetReadLimit(1024)
+			c.failReason = failReason
+			c.closeAnswer = tt.answer
+			peer.Write(tt.send)
+			if _, _, err := c.ReadMessage(); err == nil {
+				t.Fatal("ReadMessage succeeded, want a close")
+			}
+			h, p := readFrame(t, peer)
+			if h.op != opClose || len(p) < 2 {
+				t.Fatalf("got op %d payload %q, want a close frame with a code", h.op, p)
+			}
+			if code, reason := StatusCode(uint16(p[0])<<8|uint16(p[1])), string(p[2:]); code != tt.wantCode || reason != tt.wantReason {
+				t.Fatalf("close %d %q, want %d %q", code, reason, tt.wantCode, tt.wantReason)
+			}
+		})
+	}
 }

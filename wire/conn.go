@@ -35,6 +35,11 @@ type Conn struct {
 	// permessage-deflate as negotiated; see deflate.go.
 	pmd pmdState
 
+	// Optional choices of the close frames wire sends on its own; see
+	// AcceptOptions.FailReason and CloseAnswer. Set before the first read.
+	failReason  func(code StatusCode, detail string) string
+	closeAnswer func(code StatusCode, reason string) (StatusCode, string)
+
 	closeTimeout atomic.Int64 // time.Duration
 	idleTimeout  atomic.Int64 // time.Duration; 0 = off
 	readDeadline atomic.Int64 // unix nanoseconds set by SetReadDeadline; 0 = none
