@@ -127,6 +127,7 @@ conn.on('envelope', (env) => {
     view.header();
     view.messages({ forceBottom: ownAdded });
     view.people(openPM);
+    updateComposer(); // a presence may have made the room sendable, a leave may have switched rooms
   }
   if (ch.typing.size || ch.keys.has(store.current)) renderTyping();
   for (const { key, item } of ch.added) {
@@ -337,7 +338,12 @@ $('leave').addEventListener('click', () => {
 });
 
 $('retry').addEventListener('click', () => conn.retryNow());
+// Background tabs get their timers slowed down: come back at once when the
+// network returns or the person looks at the page again.
 window.addEventListener('online', () => conn.retryNow());
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) conn.retryNow();
+});
 
 function closePanels() {
   $('app').dataset.panel = '';
