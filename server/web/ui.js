@@ -177,6 +177,7 @@ export class View {
     this.e.textLabel.textContent = `Message ${title}`;
     this.e.text.placeholder = `Message ${title}`;
     this.e.peoplePanel.hidden = c.kind !== 'room';
+    this.e.app.dataset.kind = c.kind; // a private conversation has no people column
   }
 
   /** people renders the presence list of the room in view; names open a PM. */
