@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chatd/chatd/api"
@@ -41,7 +42,11 @@ var (
 func newMetrics(reg prometheus.Registerer, rooms, queueHigh func() float64) (*metrics, error) {
 	var gatherer prometheus.Gatherer
 	if reg == nil {
+		// The private registry also carries the Go runtime's and the
+		// process's own series (heap, goroutines, RSS, CPU), which an
+		// operator and chatbench read next to chatd's.
 		r := prometheus.NewRegistry()
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		reg, gatherer = r, r
 	} else if g, ok := reg.(prometheus.Gatherer); ok {
 		gatherer = g
