@@ -136,7 +136,7 @@ func New(cfg Config) (*Server, error) {
 // ServeHTTP routes /ws, /, /schema/, /healthz and /metrics.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// serveWS upgrades the request and runs the session until it ends.
+// serveWS upgrades the request and starts the session.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if s.isDraining() {
 		http.Error(w, "the server is shutting down; reconnect in a moment", http.StatusServiceUnavailable)
@@ -168,10 +168,19 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.sessions[sess.id] = sess
 	s.conns.Add(1)
 	s.mu.Unlock()
-	defer s.conns.Done()
 	s.m.connections.Inc()
-	defer s.m.connections.Dec()
-	sess.run()
+	// The session runs in a goroutine of its own and the handler returns:
+	// net/http's connection goroutine (its stack grown by request parsing),
+	// its bufio reader and writer and the request are then garbage, which is
+	// about half of what an idle connection would otherwise hold. Accept has
+	// copied the bytes the reader held past the request, so nothing of
+	// net/http's stays referenced. s.conns, not net/http, tracks the session
+	// (net/http forgets hijacked connections anyway).
+	go func() {
+		defer s.conns.Done()
+		defer s.m.connections.Dec()
+		sess.run()
+	}()
 }
 
 // selectSubprotocol picks chat.v1 when offered, serves clients that offer

@@ -275,3 +275,61 @@ func TestCompressedBroadcast(t *testing.T) {
 	plain.expect(map[string]any{"type": "chat", "text": text})
 	zipped.expect(map[string]any{"type": "chat", "text": text})
 }
+
+// TestUpgradeHandlerReturns: the /ws handler returns once the session has
+// started (so net/http's per-connection buffers and request can go), while
+// the session keeps serving and Shutdown still waits for it to end.
+func TestUpgradeHandlerReturns(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.CloseTimeout = time.Second
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	returned := make(chan struct{}, 1)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.ServeHTTP(w, r)
+		if r.URL.Path == "/ws" {
+			returned <- struct{}{}
+		}
+	}))
+	defer hs.Close()
+	ts := &testServer{Server: srv, url: hs.URL}
+
+	c := ts.dial(t)
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the /ws handler is still running after the upgrade")
+	}
+	// The session outlives its handler.
+	c.send(`{"type":"join","name":"alice","ref":"1"}`)
+	c.expect(map[string]any{"type": "welcome", "name": "alice"})
+	c.send(`{"type":"chat","text":"still here","ref":"2"}`)
+	var chat map[string]any
+	for chat == nil {
+		if m := c.next(); m["type"] == "chat" {
+			chat = m
+		}
+	}
+	if chat["text"] != "still here" {
+		t.Errorf("chat %v", chat)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	// Shutdown returned: the session has ended, so the client has its close.
+	if code, reason := c.closed(); code != 1001 || reason != "shutdown" {
+		t.Errorf("closed with %d %q, want 1001 shutdown", code, reason)
+	}
+	srv.mu.RLock()
+	n := len(srv.sessions)
+	srv.mu.RUnlock()
+	if n != 0 {
+		t.Errorf("%d sessions still registered after Shutdown", n)
+	}
+}
