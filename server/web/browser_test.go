@@ -301,6 +301,37 @@ func TestBrowserServerRestart(t *testing.T) {
 	carol.close()
 }
 
+// TestBrowserNetworkDrop: the network between one page and a running
+// server fails; the server ends that session, the room goes on, and when the
+// network is back the page rejoins with since and gets exactly what it
+// missed from the server's history.
+func TestBrowserNetworkDrop(t *testing.T) {
+	s := startServer(t, "127.0.0.1:0")
+	px := startProxy(t, s.addr)
+	alice := openTabAt(t, px.url(), "alice")
+	bob := openTab(t, s, "bob")
+	alice.say("one")
+	bob.waitMessage("alice", "one")
+
+	px.cut()
+	alice.waitState("waiting")
+	bob.waitJS(`[...document.querySelectorAll('#message-list li.leave')].some((li) => li.textContent.includes('alice disconnected'))`, "alice's leave seen")
+	bob.say("two")
+	bob.say("three")
+	px.restore()
+
+	alice.waitJSFor(stateIs("online"), "reconnected", 2*waitTimeout)
+	alice.waitMessage("bob", "three")
+	got := alice.messages()
+	want := []message{{From: "alice", Text: "one", Own: true}, {From: "bob", Text: "two"}, {From: "bob", Text: "three"}}
+	if !sameMessages(got, want) {
+		t.Errorf("alice after the drop shows %+v, want %+v", got, want)
+	}
+	checkSortedUnique(t, alice.name, got)
+	bob.say("four")
+	alice.waitMessage("bob", "four")
+}
+
 // TestBrowserRawClientInterop: a program that speaks chat.v1 as raw JSON
 // and the page understand each other in both directions, in rooms and PMs.
 func TestBrowserRawClientInterop(t *testing.T) {

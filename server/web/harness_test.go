@@ -214,6 +214,109 @@ func (s *chatServer) stop() {
 	<-s.done
 }
 
+// ---- a network that can drop -----------------------------------------------
+
+// dropProxy forwards TCP to the server. cut severs every connection through
+// it and refuses new ones (the network is gone, the server lives on);
+// restore lets connections through again.
+type dropProxy struct {
+	t      *testing.T
+	ln     net.Listener
+	target string
+	down   atomic.Bool
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+}
+
+func startProxy(t *testing.T, target string) *dropProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &dropProxy{t: t, ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *dropProxy) url() string { return "http://" + p.ln.Addr().String() }
+
+func (p *dropProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if p.down.Load() {
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		if !p.track(c, up) {
+			continue
+		}
+		p.wg.Add(2)
+		go p.pipe(c, up)
+		go p.pipe(up, c)
+	}
+}
+
+// track registers a pair, unless the network went down meanwhile.
+func (p *dropProxy) track(a, b net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down.Load() {
+		a.Close()
+		b.Close()
+		return false
+	}
+	p.conns[a], p.conns[b] = struct{}{}, struct{}{}
+	return true
+}
+
+func (p *dropProxy) pipe(dst, src net.Conn) {
+	defer p.wg.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	// One side ended: end both, as a dead network does.
+	dst.Close()
+	src.Close()
+}
+
+func (p *dropProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down.Store(true)
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *dropProxy) restore() { p.down.Store(false) }
+
 // ---- a raw chat.v1 client --------------------------------------------------
 
 // rawClient speaks chat.v1 as plain JSON over gorilla/websocket: a third
@@ -347,9 +450,16 @@ func emulateColorScheme(scheme string) chromedp.Action[chromedp.Void] {
 // openTab loads the client from s and signs in as name.
 func openTab(t *testing.T, s *chatServer, name string) *tab {
 	t.Helper()
+	return openTabAt(t, s.url(), name)
+}
+
+// openTabAt loads the client from base (a server or a proxy in front of
+// it) and signs in as name.
+func openTabAt(t *testing.T, base, name string) *tab {
+	t.Helper()
 	p := newTab(t, name)
 	p.do("load the page",
-		chromedp.Navigate(s.url()+"/"),
+		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#name-input")),
 		chromedp.SendKeys(chromedp.CSS("#name-input"), name),
 		chromedp.Click(chromedp.CSS("#name-form button[type=submit]")),
