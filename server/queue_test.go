@@ -44,7 +44,7 @@ func TestOutQueue(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var high atomic.Int64
-			q := newOutQueue(c.limit, &high)
+			q := newOutQueue(c.limit, &high, func() {})
 			var batch []*wire.PreparedMessage
 			for i, st := range c.steps {
 				switch st.op {
@@ -67,31 +67,87 @@ func TestOutQueue(t *testing.T) {
 	}
 }
 
-func TestOutQueueWakesWriterOnce(t *testing.T) {
-	q := newOutQueue(1<<20, nil)
+// TestOutQueueStartsWriterOnDemand: a writer is started only when work
+// arrives and none runs; it is told to exit when the queue is empty, and
+// exactly one writer is started to end a closed queue.
+func TestOutQueueStartsWriterOnDemand(t *testing.T) {
 	m := prepared(t, 10)
-	for range 5 {
-		q.push(m)
+	type step struct {
+		op         string // push, ping, next, close
+		wantStarts int    // writers started so far
+		// for next:
+		wantBatch  int
+		wantPing   bool
+		wantClosed bool
+		wantOK     bool
 	}
-	select {
-	case <-q.wake:
-	default:
-		t.Fatal("no wake-up after pushes")
+	cases := []struct {
+		name  string
+		steps []step
+	}{
+		{"pushes while a writer runs start none", []step{
+			{op: "push", wantStarts: 1}, {op: "push", wantStarts: 1}, {op: "push", wantStarts: 1},
+			{op: "next", wantStarts: 1, wantBatch: 3, wantOK: true},
+			{op: "push", wantStarts: 1},
+			{op: "next", wantStarts: 1, wantBatch: 1, wantOK: true},
+			{op: "next", wantStarts: 1}, // empty: the writer exits
+			{op: "push", wantStarts: 2}, // so the next push starts another
+			{op: "ping", wantStarts: 2}, // and a ping joins its work
+			{op: "next", wantStarts: 2, wantBatch: 1, wantPing: true, wantOK: true},
+			{op: "next", wantStarts: 2},
+		}},
+		{"a ping alone starts a writer", []step{
+			{op: "ping", wantStarts: 1}, {op: "ping", wantStarts: 1},
+			{op: "next", wantStarts: 1, wantPing: true, wantOK: true},
+			{op: "next", wantStarts: 1},
+		}},
+		{"close starts the writer that ends the connection", []step{
+			{op: "push", wantStarts: 1},
+			{op: "next", wantStarts: 1, wantBatch: 1, wantOK: true},
+			{op: "next", wantStarts: 1},
+			{op: "close", wantStarts: 2},
+			{op: "next", wantStarts: 2, wantClosed: true, wantOK: true},
+			{op: "push", wantStarts: 2}, // dropped
+			{op: "ping", wantStarts: 2}, // ignored
+			{op: "close", wantStarts: 2},
+		}},
+		{"close while a writer runs starts none", []step{
+			{op: "push", wantStarts: 1}, {op: "close", wantStarts: 1},
+			{op: "next", wantStarts: 1, wantClosed: true, wantOK: true},
+		}},
 	}
-	select {
-	case <-q.wake:
-		t.Fatal("a second wake-up for one batch")
-	default:
-	}
-	if b := q.take(); len(b) != 5 {
-		t.Fatalf("took %d messages, want 5", len(b))
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			starts := 0
+			q := newOutQueue(1<<20, nil, func() { starts++ })
+			for i, st := range c.steps {
+				switch st.op {
+				case "push":
+					q.push(m)
+				case "ping":
+					q.pingDue()
+				case "close":
+					q.close()
+				case "next":
+					batch, ping, closed, ok := q.next()
+					if len(batch) != st.wantBatch || ping != st.wantPing || closed != st.wantClosed || ok != st.wantOK {
+						t.Fatalf("step %d: next = %d messages, ping %v, closed %v, ok %v; want %d, %v, %v, %v",
+							i, len(batch), ping, closed, ok, st.wantBatch, st.wantPing, st.wantClosed, st.wantOK)
+					}
+					q.done(batch)
+				}
+				if starts != st.wantStarts {
+					t.Fatalf("step %d (%s): %d writers started, want %d", i, st.op, starts, st.wantStarts)
+				}
+			}
+		})
 	}
 }
 
 // TestOutQueuePushDoesNotAllocate is the per-recipient half of the broadcast
 // promise: once the queue's arrays have grown, queueing costs no allocation.
 func TestOutQueuePushDoesNotAllocate(t *testing.T) {
-	q := newOutQueue(1<<20, nil)
+	q := newOutQueue(1<<20, nil, func() {})
 	m := prepared(t, 100)
 	cycle := func() {
 		for range 8 {

@@ -30,6 +30,8 @@ type closeCause struct {
 
 // session is one WebSocket connection. Its read loop is the only goroutine
 // that handles its messages, so a client's messages take effect in order.
+// Writes are made by a writer goroutine that runs only while there is
+// something to write (see outQueue), so an idle session has one goroutine.
 type session struct {
 	srv    *Server
 	conn   *wire.Conn
@@ -40,10 +42,16 @@ type session struct {
 	lim    *limiter
 	typing *typingTracker
 
-	closing chan struct{}
-	once    sync.Once
-	cause   closeCause // written before closing is closed
-	wg      sync.WaitGroup
+	once  sync.Once
+	cause closeCause // written before the queue is closed
+	// wg counts the writer that ends the connection (added in newSession,
+	// so a close that comes before run cannot reach zero early) and a slow
+	// consumer's early leave.
+	wg sync.WaitGroup
+
+	pingMu      sync.Mutex // guards pingTimer and pingStopped
+	pingTimer   Timer
+	pingStopped bool
 
 	joined bool // read loop only
 
@@ -54,16 +62,17 @@ type session struct {
 
 func newSession(srv *Server, conn *wire.Conn, remote string) *session {
 	s := &session{
-		srv:     srv,
-		conn:    conn,
-		id:      srv.ids.Next(),
-		remote:  remote,
-		opened:  time.Now(),
-		q:       newOutQueue(srv.cfg.QueueBytes, &srv.highWater),
-		lim:     newLimiter(srv.cfg.RatePerSec, srv.cfg.RateBurst, srv.cfg.FloodLimit, srv.cfg.FloodWindow, srv.clock),
-		closing: make(chan struct{}),
-		rooms:   make(map[string]struct{}),
+		srv:    srv,
+		conn:   conn,
+		id:     srv.ids.Next(),
+		remote: remote,
+		opened: time.Now(),
+		q:      newOutQueue(srv.cfg.QueueBytes, &srv.highWater, nil),
+		lim:    newLimiter(srv.cfg.RatePerSec, srv.cfg.RateBurst, srv.cfg.FloodLimit, srv.cfg.FloodWindow, srv.clock),
+		rooms:  make(map[string]struct{}),
 	}
+	s.q.start = s.startWriter
+	s.wg.Add(1)
 	s.typing = newTypingTracker(srv.clock, srv.cfg.TypingExpiry, srv.cfg.TypingThrottle, s.relayTyping)
 	return s
 }
@@ -76,8 +85,7 @@ func (s *session) run() {
 	// is not extended by anything the client sends.
 	_ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.JoinTimeout))
 	s.conn.SetCloseTimeout(s.srv.cfg.CloseTimeout)
-	s.wg.Add(1)
-	go s.writeLoop()
+	s.armPing()
 
 	s.close(s.readLoop())
 	// Tell the rooms now, not after the close handshake: the members should
@@ -185,66 +193,94 @@ func (s *session) close(c closeCause) {
 func (s *session) closeLocked(c closeCause) {
 	s.cause = c
 	s.q.close()
-	close(s.closing)
 }
 
-// writeLoop drains the outbound queue, one writev per batch, pings every
-// PingInterval, and sends the Close frame when the session ends. Pinging
-// here rather than in a goroutine of its own keeps a connection at two
-// goroutines; the pong is read by the read loop, and like every other byte
-// it pushes the idle deadline forward (a peer that never answers hits the
+// endedCtx has ended already: Ping with it sends the ping and does not wait
+// for the pong (the read loop takes the pong, and like every other byte it
+// pushes the idle deadline forward, so a peer that never answers hits the
 // idle timeout).
-func (s *session) writeLoop() {
-	defer s.wg.Done()
-	pingDue := make(chan struct{}, 1)
-	every := s.srv.cfg.PingInterval
-	arm := func() Timer {
-		return s.srv.clock.AfterFunc(every, func() {
-			select {
-			case pingDue <- struct{}{}:
-			default:
-			}
-		})
-	}
-	pingTimer := arm()
-	defer func() { pingTimer.Stop() }()
-	// Ping sends the frame, then waits for the pong until its context ends:
-	// with a context that has ended already it only sends.
-	sendOnly, cancel := context.WithCancel(context.Background())
+var endedCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
+	return ctx
+}()
+
+// startWriter runs a writer; the queue calls it when work arrives and no
+// writer is running.
+func (s *session) startWriter() { go s.writer() }
+
+// writer writes what the queue hands it, one writev per batch, and the pings
+// that came due; it exits when there is nothing left to do. The writer that
+// finds the queue closed ends the connection.
+func (s *session) writer() {
 	for {
-		select {
-		case <-s.q.wake:
-			if err := s.flush(); err != nil {
-				s.close(closeCause{code: wire.StatusAbnormalClosure, reason: "write failed", leave: leaveDisconnected})
-				_ = s.conn.CloseNow()
-				return
-			}
-		case <-pingDue:
-			_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
-			_ = s.conn.Ping(sendOnly, nil)
-			pingTimer = arm()
-		case <-s.closing:
-			c := s.cause
-			if c.flush {
-				if err := s.flush(); err != nil {
-					c.send = false
-				}
-			}
-			if c.send {
-				if err := s.conn.Close(c.code, c.reason); err != nil {
-					s.srv.log.Debug("close handshake", "session", s.id, "err", err)
-				}
-			}
-			_ = s.conn.CloseNow()
+		batch, ping, closed, ok := s.q.next()
+		if !ok {
 			return
 		}
+		if closed {
+			s.finish()
+			return
+		}
+		if err := s.write(batch); err != nil {
+			s.close(closeCause{code: wire.StatusAbnormalClosure, reason: "write failed", leave: leaveDisconnected})
+			_ = s.conn.CloseNow()
+			continue // next reports the close: finish
+		}
+		if ping {
+			_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+			_ = s.conn.Ping(endedCtx, nil)
+			s.armPing()
+		}
+	}
+}
+
+// finish ends the connection after close: flush what is queued if the cause
+// asks for it, send the Close frame, and let run go on.
+func (s *session) finish() {
+	defer s.wg.Done()
+	s.stopPing()
+	c := s.cause
+	if c.flush {
+		if err := s.flush(); err != nil {
+			c.send = false
+		}
+	}
+	if c.send {
+		if err := s.conn.Close(c.code, c.reason); err != nil {
+			s.srv.log.Debug("close handshake", "session", s.id, "err", err)
+		}
+	}
+	_ = s.conn.CloseNow()
+}
+
+// armPing schedules the next ping PingInterval from now, unless the session
+// has ended. A timer, not a goroutine, waits for it.
+func (s *session) armPing() {
+	s.pingMu.Lock()
+	defer s.pingMu.Unlock()
+	if !s.pingStopped {
+		s.pingTimer = s.srv.clock.AfterFunc(s.srv.cfg.PingInterval, s.q.pingDue)
+	}
+}
+
+// stopPing cancels the pending ping for good.
+func (s *session) stopPing() {
+	s.pingMu.Lock()
+	defer s.pingMu.Unlock()
+	s.pingStopped = true
+	if s.pingTimer != nil {
+		s.pingTimer.Stop()
 	}
 }
 
 // flush writes everything queued so far.
 func (s *session) flush() error {
-	batch := s.q.take()
+	return s.write(s.q.take())
+}
+
+// write writes batch and releases its bytes from the queue.
+func (s *session) write(batch []*wire.PreparedMessage) error {
 	if len(batch) == 0 {
 		s.q.done(batch)
 		return nil

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -341,4 +342,86 @@ func TestInternalFaultClosesOneConnection(t *testing.T) {
 	bob.expect(map[string]any{"type": "leave", "from": "alice", "reason": "disconnected"})
 	bob.send(`{"type":"who","ref":"w"}`)
 	bob.expect(map[string]any{"type": "presence", "users": []string{"bob"}, "ref": "w"})
+}
+
+// sessionGoroutines counts the goroutines running a session's read loop, and
+// the others running any of a session's code (its writer, however named).
+func sessionGoroutines() (readers, others int) {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		switch {
+		case strings.Contains(g, "server.(*session).readLoop"):
+			readers++
+		case strings.Contains(g, "server.(*session)."):
+			others++
+		}
+	}
+	return readers, others
+}
+
+// TestIdleSessionHasOneGoroutine: once its messages are written, an idle
+// session keeps its read loop and no writer; the writer comes back for the
+// next message, and pings reach an idle client without a resident writer.
+func TestIdleSessionHasOneGoroutine(t *testing.T) {
+	clock := NewFakeClock()
+	ts := startServer(t, func(c *Config) { c.Clock = clock; c.PingInterval = time.Second })
+	const n = 5
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = ts.dial(t)
+		clients[i].send(fmt.Sprintf(`{"type":"join","name":"user%d"}`, i))
+		clients[i].expect(map[string]any{"type": "welcome"})
+	}
+	clients[0].send(`{"type":"chat","text":"hello"}`)
+	for _, c := range clients {
+		for m := c.next(); m["type"] != "chat"; m = c.next() {
+		}
+	}
+	settled := func() (int, int) {
+		var r, w int
+		for range 500 { // writers exit right after their last write
+			if r, w = sessionGoroutines(); w == 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return r, w
+	}
+	if r, w := settled(); r != n || w != 0 {
+		t.Fatalf("%d idle sessions: %d read loops and %d other session goroutines, want %d and 0", n, r, w, n)
+	}
+
+	// A ping comes due on every session: each gets it, and no writer stays.
+	raw, _, _ := rawHandshake(t, ts.url)
+	raw.writeFrame(0x1, `{"type":"join","name":"raw"}`, 0)
+	for {
+		op, _, err := raw.frame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if op == 0x1 {
+			break
+		}
+	}
+	clock.Advance(time.Second)
+	for {
+		op, _, err := raw.frame()
+		if err != nil {
+			t.Fatalf("waiting for a ping: %v", err)
+		}
+		if op == 0x9 {
+			break
+		}
+	}
+	if r, w := settled(); r != n+1 || w != 0 {
+		t.Fatalf("after a ping: %d read loops and %d other session goroutines, want %d and 0", r, w, n+1)
+	}
 }
