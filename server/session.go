@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -114,34 +116,83 @@ func (s *session) run() {
 }
 
 // readLoop reads and handles messages until the connection ends, and says why.
+// It waits for the next message holding no buffer (NextReader), then reads
+// the message into a buffer borrowed from the server's pool and gives it
+// back once the message is handled: an idle connection holds no read buffer.
+// Nothing that handle starts may keep msg (it decodes into strings).
 func (s *session) readLoop() closeCause {
-	buf := make([]byte, 0, 512) // grows to the largest message read
 	for {
-		typ, msg, err := s.conn.ReadMessageInto(buf[:0])
+		typ, r, err := s.conn.NextReader()
 		if err != nil {
 			return s.readFailure(err)
 		}
-		buf = msg[:0]
-		s.srv.m.bytesIn.Add(float64(len(msg)))
-		if typ != wire.TextMessage {
-			return closeCause{code: wire.StatusUnsupportedData, reason: "binary_unsupported", leave: leaveDisconnected, send: true}
+		bp := s.srv.bufs.Get().(*[]byte)
+		msg, err := readAll(r, (*bp)[:0], !s.conn.CompressionEnabled())
+		var c *closeCause
+		if err != nil {
+			f := s.readFailure(err)
+			c = &f
+		} else {
+			c = s.dispatch(typ, msg)
 		}
-		if s.srv.stopping.Load() {
-			// Shutting down: messages arriving now are not accepted.
-			continue
+		if cap(msg) <= 64<<10 { // as encode: a rare huge buffer is not kept
+			*bp = msg[:0]
+			s.srv.bufs.Put(bp)
 		}
-		if ok, flooding := s.lim.allow(); !ok {
-			if flooding {
-				return closeCause{code: wire.StatusPolicyViolation, reason: "rate_limited", leave: leaveDisconnected, send: true}
-			}
-			s.sendError(&api.Error{Code: api.CodeRateLimited, Ref: api.PeekRef(msg),
-				Message: "too many messages: slow down (the limit is in the welcome message)"})
-			continue
-		}
-		if c := s.handleSafely(msg); c != nil {
+		if c != nil {
 			return *c
 		}
 	}
+}
+
+// readAll appends what is left of r to buf. With probe, a full buffer is
+// first tried with an empty read, which wire answers without blocking for an
+// uncompressed message (as its ReadMessageInto does), so a message that fits
+// exactly does not grow the buffer; a compressed one may need the inflater
+// to run, so it is not probed.
+func readAll(r io.Reader, buf []byte, probe bool) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			if probe {
+				if _, err := r.Read(buf[len(buf):]); err == io.EOF {
+					return buf, nil
+				} else if err != nil {
+					return buf, err
+				}
+			}
+			buf = slices.Grow(buf, max(512, len(buf)))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// dispatch handles one message read in full; a non-nil result ends the
+// session.
+func (s *session) dispatch(typ wire.MessageType, msg []byte) *closeCause {
+	s.srv.m.bytesIn.Add(float64(len(msg)))
+	if typ != wire.TextMessage {
+		return &closeCause{code: wire.StatusUnsupportedData, reason: "binary_unsupported", leave: leaveDisconnected, send: true}
+	}
+	if s.srv.stopping.Load() {
+		// Shutting down: messages arriving now are not accepted.
+		return nil
+	}
+	if ok, flooding := s.lim.allow(); !ok {
+		if flooding {
+			return &closeCause{code: wire.StatusPolicyViolation, reason: "rate_limited", leave: leaveDisconnected, send: true}
+		}
+		s.sendError(&api.Error{Code: api.CodeRateLimited, Ref: api.PeekRef(msg),
+			Message: "too many messages: slow down (the limit is in the welcome message)"})
+		return nil
+	}
+	return s.handleSafely(msg)
 }
 
 // handleSafely is handle with a fault barrier: a bug that panics while one

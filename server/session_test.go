@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -423,5 +424,62 @@ func TestIdleSessionHasOneGoroutine(t *testing.T) {
 	}
 	if r, w := settled(); r != n+1 || w != 0 {
 		t.Fatalf("after a ping: %d read loops and %d other session goroutines, want %d and 0", r, w, n+1)
+	}
+}
+
+// chunkReader hands out its data n bytes per Read, then err.
+type chunkReader struct {
+	data []byte
+	n    int
+	err  error
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, r.err
+	}
+	k := min(r.n, len(p), len(r.data))
+	copy(p, r.data[:k])
+	r.data = r.data[k:]
+	return k, nil
+}
+
+// TestReadAll: the read loop's readAll appends a whole message to the
+// borrowed buffer, growing it as needed, and passes errors on.
+func TestReadAll(t *testing.T) {
+	errCut := errors.New("cut")
+	cases := []struct {
+		name    string
+		size    int
+		chunk   int
+		initCap int
+		probe   bool
+		err     error
+		wantErr error
+	}{
+		{"empty message", 0, 1, 512, true, io.EOF, nil},
+		{"fits the buffer", 130, 1000, 512, true, io.EOF, nil},
+		{"exactly the buffer", 512, 100, 512, true, io.EOF, nil},
+		{"exactly the buffer, not probed", 512, 100, 512, false, io.EOF, nil},
+		{"one byte over", 513, 7, 512, true, io.EOF, nil},
+		{"much larger, from no buffer", 70_000, 4096, 0, true, io.EOF, nil},
+		{"error mid-message", 300, 50, 512, true, errCut, errCut},
+		{"error when full", 512, 512, 512, true, errCut, errCut},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := []byte(strings.Repeat("abcdefg", c.size/7+1)[:c.size])
+			buf := make([]byte, 0, c.initCap)
+			got, err := readAll(&chunkReader{data: data, n: c.chunk, err: c.err}, buf, c.probe)
+			if !errors.Is(err, c.wantErr) {
+				t.Fatalf("error %v, want %v", err, c.wantErr)
+			}
+			if string(got) != string(data) {
+				t.Fatalf("read %d bytes, want the %d sent", len(got), len(data))
+			}
+			if c.probe && c.initCap >= c.size && c.size > 0 && &got[0] != &buf[:1][0] {
+				t.Errorf("a message that fits the borrowed buffer was read into a new one")
+			}
+		})
 	}
 }
