@@ -158,6 +158,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "err", err)
 		return
 	}
+	// Set before the session is registered: from then on a Shutdown may
+	// start its close handshake, even before run does.
+	conn.SetCloseTimeout(s.cfg.CloseTimeout)
 	sess := newSession(s, conn, r.RemoteAddr)
 	s.mu.Lock()
 	if s.draining {

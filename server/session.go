@@ -86,7 +86,6 @@ func (s *session) run() {
 	// Before the first successful join only the join timeout applies, and it
 	// is not extended by anything the client sends.
 	_ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.JoinTimeout))
-	s.conn.SetCloseTimeout(s.srv.cfg.CloseTimeout)
 	s.armPing()
 
 	s.close(s.readLoop())
