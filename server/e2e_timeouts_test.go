@@ -17,8 +17,8 @@ import (
 // Short, but with room for a loaded 2-core CI machine running -race: a reader
 // starved for a quarter of a second must not look idle.
 const (
-	shortJoin = 400 * time.Millisecond
-	shortIdle = 500 * time.Millisecond
+	shortJoin = 800 * time.Millisecond
+	shortIdle = time.Second
 )
 
 // keepSending writes msg every interval until the connection fails or stop closes.

@@ -57,6 +57,8 @@ type session struct {
 
 	joined bool // read loop only
 
+	leaveMu sync.Mutex // serializes leaveRooms
+
 	mu    sync.Mutex // guards name and rooms
 	name  string
 	rooms map[string]struct{}
@@ -93,12 +95,10 @@ func (s *session) run() {
 	// not wait up to CloseTimeout to learn that someone left. The queue is
 	// closed already, so the leaver gets none of its own leave events.
 	s.leaveRooms(s.cause.leave)
-	s.wg.Wait()
-	_ = s.conn.CloseNow()
-
-	s.mu.Lock()
-	name := s.name
-	s.mu.Unlock()
+	// Free the name as soon as the rooms know, not after the close
+	// handshake: a client that leaves and reconnects at once must find its
+	// name free, not name_taken for up to CloseTimeout.
+	name := s.myName()
 	if s.joined {
 		s.srv.unregisterName(s)
 		ctx, cancel := s.srv.ctx()
@@ -107,6 +107,8 @@ func (s *session) run() {
 		}
 		cancel()
 	}
+	s.wg.Wait()
+	_ = s.conn.CloseNow()
 	s.srv.unregister(s)
 	s.srv.m.closed(int(s.cause.code))
 	s.srv.log.Info("connection closed", "remote", s.remote, "session", s.id, "name", name,
@@ -407,6 +409,11 @@ func (s *session) inRoom(room string) bool {
 // reason. It runs when the session ends (and early on Shutdown, so that the
 // leave events reach members that are still connected).
 func (s *session) leaveRooms(reason string) {
+	// Serialized, so that when a second call returns (run's, after a slow
+	// consumer's early one) every leave has been published and the name
+	// may be freed.
+	s.leaveMu.Lock()
+	defer s.leaveMu.Unlock()
 	s.typing.endAll()
 	s.mu.Lock()
 	name := s.name

@@ -192,8 +192,10 @@ func TestIdleTimeout(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ts := startServer(t, func(c *Config) {
-				c.IdleTimeout = 400 * time.Millisecond
-				c.PingInterval = 100 * time.Millisecond
+				// Loose enough that the watcher, which answers every ping,
+				// never looks idle on a loaded CI machine under -race.
+				c.IdleTimeout = time.Second
+				c.PingInterval = 200 * time.Millisecond
 			})
 			watcher := ts.dial(t)
 			watcher.send(`{"type":"join","name":"watcher"}`)
@@ -482,4 +484,23 @@ func TestReadAll(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNameFreeBeforeCloseHandshake: a client that leaves is told 1000 bye,
+// and its name is free from then on, even while its close handshake is still
+// open (this client never answers the Close), so reconnecting at once works.
+func TestNameFreeBeforeCloseHandshake(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.CloseTimeout = time.Minute })
+	rc, resp, _ := rawHandshake(t, ts.url)
+	if resp.StatusCode != 101 {
+		t.Fatalf("handshake: %d", resp.StatusCode)
+	}
+	rc.writeFrame(0x1, `{"type":"join","name":"alice"}`, 0)
+	rc.writeFrame(0x1, `{"type":"leave"}`, 0)
+	if code, reason := rc.closeFrame(10 * time.Second); code != 1000 || reason != "bye" {
+		t.Fatalf("closed with %d %q, want 1000 bye", code, reason)
+	}
+	again := ts.dial(t)
+	again.send(`{"type":"join","name":"Alice"}`)
+	again.expect(map[string]any{"type": "welcome", "name": "Alice"})
 }
