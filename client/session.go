@@ -32,18 +32,22 @@ type Session struct {
 
 	writeMu sync.Mutex // one writer at a time on the current connection
 
-	mu       sync.Mutex
-	conn     *wire.Conn // nil while not connected; requests are refused then
-	name     string
-	welcome  *api.Welcome
-	rooms    map[string]*roomState // rooms the server confirmed
-	pending  map[string]*call      // by ref
-	refSeq   uint64
-	limiter  *rate.Limiter
-	closing  bool
-	closed   bool
-	overflow bool
-	err      error
+	mu      sync.Mutex
+	conn    *wire.Conn // nil while not connected; requests are refused then
+	name    string
+	welcome *api.Welcome
+	rooms   map[string]*roomState // rooms the server confirmed
+	// strayLast is the last chat id delivered for a room not (yet) in
+	// rooms (a join's replay arrives before its join event), so that such a
+	// chat is never delivered twice either.
+	strayLast map[string]string
+	pending   map[string]*call // by ref
+	refSeq    uint64
+	limiter   *rate.Limiter
+	closing   bool
+	closed    bool
+	overflow  bool
+	err       error
 
 	tmu    sync.Mutex // typing state; taken before mu, never after
 	typing map[Target]*typingState
@@ -661,6 +665,14 @@ func (s *Session) dispatch(raw []byte) {
 				return // delivered before the connection was lost
 			}
 			rs.last, rs.lastChat = e.ID, e.ID
+		} else {
+			if last, ok := s.strayLast[e.Room]; ok && e.ID <= last {
+				return
+			}
+			if s.strayLast == nil {
+				s.strayLast = make(map[string]string)
+			}
+			s.strayLast[e.Room] = e.ID
 		}
 		s.emitLocked(ev)
 		s.resolveLocked(e.Ref, kindChat, e, nil)
@@ -673,6 +685,7 @@ func (s *Session) dispatch(raw []byte) {
 		if c != nil && rs == nil {
 			rs = &roomState{}
 			s.rooms[e.Room] = rs
+			delete(s.strayLast, e.Room)
 		}
 		if rs != nil {
 			if rj := rs.rejoin; rj != nil && c != nil {
