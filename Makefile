@@ -37,11 +37,7 @@ unit:
 	$(GO) test -race -shuffle=on -timeout 15m ./...
 
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; \
-		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
-	done
+	@FUZZTIME=$(FUZZTIME) bash .ci/fuzz $(FUZZ_TARGETS)
 
 ## bench: Go benchmarks of the hot paths (500 ms each), then a short chatbench pass of every scenario against chatd and the gorilla baseline; ≤ 6 min in all
 bench:
