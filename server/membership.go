@@ -93,7 +93,7 @@ func (s *session) handleLeave(m *api.Leave) *closeCause {
 	if m.Room == "" {
 		// The rooms are left (reason "left") once the connection is closed, so
 		// the leaver gets 1000 and none of its own leave events.
-		return &closeCause{code: wire.StatusNormalClosure, reason: "bye", leave: leaveLeft, flush: true, send: true}
+		return &closeCause{code: wire.StatusNormalClosure, reason: "bye", leave: leaveLeft, flush: true, send: true, afterLeave: true}
 	}
 	if !s.inRoom(m.Room) {
 		s.notMember(m.Ref, m.Room)

@@ -27,7 +27,11 @@ type closeCause struct {
 	reason string
 	leave  string // the leave reason its rooms see
 	flush  bool   // write what is queued before the Close frame
-	send   bool   // send a Close frame (false: the connection is closed or broken already)
+	// afterLeave holds the Close frame until the session's rooms are left
+	// and its name is freed (a leave message: the client may reconnect as
+	// soon as it sees 1000 bye, and must find its name free, on every node).
+	afterLeave bool
+	send       bool // send a Close frame (false: the connection is closed or broken already)
 }
 
 // session is one WebSocket connection. Its read loop is the only goroutine
@@ -57,7 +61,8 @@ type session struct {
 
 	joined bool // read loop only
 
-	leaveMu sync.Mutex // serializes leaveRooms
+	leaveMu  sync.Mutex    // serializes leaveRooms
+	released chan struct{} // closed once the rooms are left and the name is freed
 
 	mu    sync.Mutex // guards name and rooms
 	name  string
@@ -74,6 +79,8 @@ func newSession(srv *Server, conn *wire.Conn, remote string) *session {
 		q:      newOutQueue(srv.cfg.QueueBytes, &srv.highWater, nil),
 		lim:    newLimiter(srv.cfg.RatePerSec, srv.cfg.RateBurst, srv.cfg.FloodLimit, srv.cfg.FloodWindow, srv.clock),
 		rooms:  make(map[string]struct{}),
+
+		released: make(chan struct{}),
 	}
 	s.q.start = s.startWriter
 	s.wg.Add(1)
@@ -107,6 +114,7 @@ func (s *session) run() {
 		}
 		cancel()
 	}
+	close(s.released)
 	s.wg.Wait()
 	_ = s.conn.CloseNow()
 	s.srv.unregister(s)
@@ -296,6 +304,12 @@ func (s *session) finish() {
 	if c.flush {
 		if err := s.flush(); err != nil {
 			c.send = false
+		}
+	}
+	if c.afterLeave {
+		select {
+		case <-s.released:
+		case <-time.After(s.srv.cfg.CloseTimeout):
 		}
 	}
 	if c.send {
