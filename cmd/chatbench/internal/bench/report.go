@@ -93,9 +93,16 @@ func RatioLines(results []*Result) []string {
 }
 
 // FanoutRatio is the fan-out headline: chatd/baseline, higher is better.
+// When the baseline held no rate at all but chatd did, the ratio is "inf"
+// (Go's and Python's float parsers read it), not 0, which would claim the
+// opposite of what was measured.
 func FanoutRatio(chatd, baseline float64) string {
-	return fmt.Sprintf("fanout ratio: %.2f (chatd %.0f deliveries/s, baseline %.0f deliveries/s, p99 <= 50 ms)",
-		Ratio(chatd, baseline), chatd, baseline)
+	r := fmt.Sprintf("%.2f", Ratio(chatd, baseline))
+	if baseline == 0 && chatd > 0 {
+		r = "inf"
+	}
+	return fmt.Sprintf("fanout ratio: %s (chatd %.0f deliveries/s, baseline %.0f deliveries/s, p99 <= 50 ms)",
+		r, chatd, baseline)
 }
 
 // IdleRatio is the memory headline: baseline/chatd, higher is better.

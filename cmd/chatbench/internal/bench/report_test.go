@@ -57,3 +57,20 @@ func TestWriteTable(t *testing.T) {
 		t.Errorf("%d lines, want header + 4", n)
 	}
 }
+
+// TestFanoutRatioWhenTheBaselineHeldNothing: a baseline that held no rate
+// makes the ratio unbounded, never 0 (which would say chatd lost).
+func TestFanoutRatioWhenTheBaselineHeldNothing(t *testing.T) {
+	for _, tc := range []struct {
+		chatd, baseline float64
+		want            string
+	}{
+		{4333, 0, "fanout ratio: inf (chatd 4333 deliveries/s, baseline 0 deliveries/s, p99 <= 50 ms)"},
+		{0, 0, "fanout ratio: 0.00 (chatd 0 deliveries/s, baseline 0 deliveries/s, p99 <= 50 ms)"},
+		{0, 2333, "fanout ratio: 0.00 (chatd 0 deliveries/s, baseline 2333 deliveries/s, p99 <= 50 ms)"},
+	} {
+		if got := FanoutRatio(tc.chatd, tc.baseline); got != tc.want {
+			t.Errorf("FanoutRatio(%v, %v) = %q, want %q", tc.chatd, tc.baseline, got, tc.want)
+		}
+	}
+}
