@@ -30,9 +30,9 @@ type closeCause struct {
 	// afterLeave holds the Close frame until the session's rooms are left
 	// and its name is freed (a leave message: the client may reconnect as
 	// soon as it sees 1000 bye, and must find its name free, on every node).
-	// Only a cause the read loop itself returned may wait: for the others
-	// (slow consumer, shutdown, timeouts) the read loop ends only after the
-	// Close frame went out, so waiting for run would stall until the timeout.
+	// Never set for causes decided outside the read loop (slow consumer,
+	// shutdown): there the read loop ends only after the Close frame went
+	// out, so waiting for run would stall until CloseTimeout.
 	afterLeave bool
 	send       bool // send a Close frame (false: the connection is closed or broken already)
 }
