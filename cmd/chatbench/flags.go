@@ -35,6 +35,8 @@ type config struct {
 	client          string
 	quick           bool
 	selfProfile     string
+	floor           bool
+	backToBack      time.Duration
 
 	// Child modes (hidden): serve one server on listen until stdin closes.
 	serve        string
@@ -57,6 +59,7 @@ Scenarios (--scenario):
   rooms    many rooms of 5 members, everyone sending; stepped like fanout
   pm       private messages between random pairs; stepped like fanout
   churn    workers repeating connect, join, chat, leave; cycles per second
+  floor    latency's round trip against echo servers (raw TCP, and WebSocket through wire): the machine's floor
   all      each of the above in turn
 
 Flags not given take the scenario's default (shown in brackets).
@@ -68,7 +71,7 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs := pflag.NewFlagSet("chatbench", pflag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.SortFlags = false
-	fs.StringVar(&c.scenario, "scenario", "fanout", "idle, fanout, latency, rooms, pm, churn or all")
+	fs.StringVar(&c.scenario, "scenario", "fanout", "idle, fanout, latency, rooms, pm, churn, floor or all")
 	fs.IntVar(&c.conns, "conns", 0, "connections [idle 5000, fanout/rooms/pm 1000, latency 2]; churn: concurrent workers [16]")
 	fs.IntVar(&c.senders, "senders", 0, "sending connections [fanout 10, latency 1, rooms/pm all]")
 	fs.Float64Var(&c.rate, "rate", 0, "msgs/s offered: first step of fanout/rooms/pm [100, 2000, 2000]; latency's fixed rate [10]")
@@ -90,12 +93,16 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.IntVar(&c.dialConcurrency, "dial-concurrency", 64, "connections being opened at once")
 	fs.BoolVar(&c.quick, "quick", false, "short pass for make bench: 1 s steps, 5 s latency, 3 s churn, 2000 idle conns")
 	fs.StringVar(&c.selfProfile, "self-profile", "", "write a CPU profile of chatbench itself (the load generator) to this file")
+	fs.BoolVar(&c.floor, "floor", true, "run the floor (echo servers) before latency, so its table carries the machine's own round trip")
+	fs.DurationVar(&c.backToBack, "back-to-back", 2*time.Second, "floor: also send back-to-back (next message when the last came back) for this long; 0 skips")
 	fs.StringVar(&c.client, "client", "wire", `client WebSocket implementation: "wire" (the project's) or "gorilla" (a cross-check)`)
 	fs.StringVar(&c.listen, "serve-chatd", "", "child mode: serve chatd on this address")
 	fs.StringVar(&c.listen, "serve-baseline", "", "child mode: serve the baseline on this address")
+	fs.StringVar(&c.listen, "serve-"+bench.EchoTCP, "", "child mode: serve the raw TCP echo on this address")
+	fs.StringVar(&c.listen, "serve-"+bench.EchoWS, "", "child mode: serve the WebSocket echo on this address")
 	fs.BoolVar(&c.profileRates, "profile-rates", false, "child mode: record mutex and block profiles")
 	fs.StringVar(&c.serverLog, "server-log", "", "child mode: chatd's log (info level, JSON) into this file")
-	for _, h := range []string{"serve-chatd", "serve-baseline", "profile-rates", "server-log"} {
+	for _, h := range []string{"serve-chatd", "serve-baseline", "serve-" + bench.EchoTCP, "serve-" + bench.EchoWS, "profile-rates", "server-log"} {
 		_ = fs.MarkHidden(h)
 	}
 	help := fs.BoolP("help", "h", false, "show this help")
@@ -121,11 +128,17 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 		c.serve = "baseline"
 		return c, nil
 	}
+	for _, e := range bench.EchoServers {
+		if fs.Changed("serve-" + e) {
+			c.serve = e
+			return c, nil
+		}
+	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if c.scenario != "all" && !slices.Contains(bench.Scenarios, c.scenario) {
-		return nil, fmt.Errorf("--scenario %q: want one of %s or all", c.scenario, strings.Join(bench.Scenarios, ", "))
+	if c.scenario != "all" && c.scenario != "floor" && !slices.Contains(bench.Scenarios, c.scenario) {
+		return nil, fmt.Errorf("--scenario %q: want one of %s, floor or all", c.scenario, strings.Join(bench.Scenarios, ", "))
 	}
 	for _, n := range []struct {
 		name string
@@ -135,7 +148,7 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 			return nil, fmt.Errorf("--%s must not be negative", n.name)
 		}
 	}
-	if c.rate < 0 || c.duration < 0 || c.factor <= 1 || c.p99 <= 0 || c.drain <= 0 || c.profileSeconds < 1 {
+	if c.rate < 0 || c.duration < 0 || c.backToBack < 0 || c.factor <= 1 || c.p99 <= 0 || c.drain <= 0 || c.profileSeconds < 1 {
 		return nil, errors.New("--rate and --duration must not be negative, --step must be above 1, --p99, --drain and --profile-seconds above 0")
 	}
 	if c.client != "wire" && c.client != "gorilla" {

@@ -88,21 +88,17 @@ func runBench(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	rep := &report{Started: time.Now().UTC(), Command: os.Args, Machine: describeMachine(nofile)}
 	fmt.Fprintf(stderr, "chatbench: %d CPUs, load average %s at start\n", rep.Machine.CPUs, rep.Machine.LoadAvgStart)
 	var failed []string
-	for _, sc := range scenarios {
-		for _, name := range servers {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			res, err := runOne(ctx, c, sc, name, pr)
-			pr.done()
-			if err != nil {
-				failed = append(failed, fmt.Sprintf("%s on %s: %v", sc, name, err))
-				fmt.Fprintf(stderr, "chatbench: %s on %s: %v\n", sc, name, err)
-			}
-			if res != nil {
-				rep.Results = append(rep.Results, res)
-			}
+	for _, j := range plan(scenarios, servers, c.floor) {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
+		res, err := runJob(ctx, c, j, pr)
+		pr.done()
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s on %s: %v", j.scenario, j.server, err))
+			fmt.Fprintf(stderr, "chatbench: %s on %s: %v\n", j.scenario, j.server, err)
+		}
+		rep.Results = append(rep.Results, res...)
 	}
 	rep.Machine.LoadAvgEnd = loadAvg()
 	rep.Ratios = bench.RatioLines(rep.Results)

@@ -48,6 +48,8 @@ func serveChild(c *config, stdin io.Reader, stdout io.Writer) error {
 		defer cancel()
 		_ = s.Shutdown(ctx)
 		return err
+	case bench.EchoTCP, bench.EchoWS:
+		return serveEcho(c, stdin, stdout)
 	}
 	return fmt.Errorf("unknown child mode %q", c.serve)
 }
