@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,7 +30,12 @@ func TestIsLoopback(t *testing.T) {
 
 // TestPace checks the pacer's bookkeeping: the planned count is rate ×
 // duration split over the pacers, every planned message is sent exactly
-// once, and every send leaves a sender-lag sample.
+// once, every send leaves a sender-lag sample, and the offered load is one
+// message every 1/rate across all pacers. The stamps are the intended send
+// times, so the schedule is checked exactly, whatever the timers did: pacers
+// that each started their own schedule at the same instant sent their
+// messages together, one burst of up to 32 every 32/rate, which no server
+// writing one frame per delivery could deliver within 50 ms to 1,000 members.
 func TestPace(t *testing.T) {
 	tests := []struct {
 		senders int
@@ -49,9 +56,16 @@ func TestPace(t *testing.T) {
 		for i := 0; i < tt.senders; i++ {
 			clients = append(clients, newClient(i, "u", "r", &scriptConn{}, p.st))
 		}
-		var sent atomic.Int64
-		send := func(*client, *scratch, time.Duration) error {
+		var (
+			sent   atomic.Int64
+			mu     sync.Mutex
+			stamps []time.Duration
+		)
+		send := func(_ *client, _ *scratch, stamp time.Duration) error {
 			sent.Add(1)
+			mu.Lock()
+			stamps = append(stamps, stamp)
+			mu.Unlock()
 			return nil
 		}
 		planned := p.pace(context.Background(), clients, tt.rate, tt.d, send, false)
@@ -60,6 +74,14 @@ func TestPace(t *testing.T) {
 		}
 		if got := p.st.lag.Snapshot(false).TotalCount(); got != tt.want {
 			t.Errorf("%+v: %d lag samples", tt, got)
+		}
+		slices.Sort(stamps)
+		for m := range stamps {
+			want := time.Duration(float64(m) * float64(time.Second) / tt.rate)
+			if got := stamps[m] - stamps[0]; got != want {
+				t.Errorf("%+v: message %d due %v after the first, want %v (evenly spaced at 1/rate)", tt, m, got, want)
+				break
+			}
 		}
 	}
 }
