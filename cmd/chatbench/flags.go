@@ -35,6 +35,7 @@ type config struct {
 	client          string
 	quick           bool
 	selfProfile     string
+	selfTrace       string
 	floor           bool
 	backToBack      time.Duration
 
@@ -87,12 +88,13 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.IntVar(&c.refine, "refine", 2, "bisection steps after the first step that fails")
 	fs.DurationVar(&c.p99, "p99", 50*time.Millisecond, "delivery p99 a step must stay within to hold")
 	fs.DurationVar(&c.drain, "drain", 2*time.Second, "how long after a step's last send deliveries may still arrive")
-	fs.StringVar(&c.profileDir, "profile", "", "save pprof profiles of the servers into this directory (CPU under load, heap and goroutines when idle), and chatd's log")
+	fs.StringVar(&c.profileDir, "profile", "", "save pprof profiles of the servers into this directory (CPU under load — for latency and floor a runtime/trace instead — heap and goroutines when idle), and chatd's log")
 	fs.IntVar(&c.profileSeconds, "profile-seconds", 10, "length of the CPU profile; keep it shorter than the load")
 	fs.BoolVar(&c.sameSourceIP, "no-source-spread", false, "dial from the default source address instead of 127.0.0.2–254")
 	fs.IntVar(&c.dialConcurrency, "dial-concurrency", 64, "connections being opened at once")
 	fs.BoolVar(&c.quick, "quick", false, "short pass for make bench: 1 s steps, 5 s latency, 3 s churn, 2000 idle conns")
 	fs.StringVar(&c.selfProfile, "self-profile", "", "write a CPU profile of chatbench itself (the load generator) to this file")
+	fs.StringVar(&c.selfTrace, "self-trace", "", "write a runtime/trace of chatbench itself to this file (go tool trace)")
 	fs.BoolVar(&c.floor, "floor", true, "run the floor (echo servers) before latency, so its table carries the machine's own round trip")
 	fs.DurationVar(&c.backToBack, "back-to-back", 2*time.Second, "floor: also send back-to-back (next message when the last came back) for this long; 0 skips")
 	fs.StringVar(&c.client, "client", "wire", `client WebSocket implementation: "wire" (the project's) or "gorilla" (a cross-check)`)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/trace"
 
 	"github.com/chatd/chatd/cmd/chatbench/internal/bench"
 )
@@ -67,6 +68,9 @@ func runFloor(ctx context.Context, c *config, name string, pr *progress) ([]*ben
 	defer t.Close()
 	o := c.options("latency")
 	o.Progress = pr.line
+	if c.profileDir != "" && name == bench.EchoWS { // the raw TCP echo has no debug listener
+		o.Hook = profiler(c, t, "floor", pr)
+	}
 	return bench.Floor(ctx, o, t, c.backToBack)
 }
 
@@ -78,4 +82,24 @@ func serveEcho(c *config, stdin io.Reader, stdout io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", bench.WSEchoHandler())
 	return bench.ServeChild(c.listen, bench.DebugMux(mux), stdout, stdin)
+}
+
+// traced reports whether --profile takes a runtime/trace of the server
+// instead of a CPU profile: in the quiet round-trip scenarios the server is
+// idle nearly all the time, a CPU profile holds a few samples and its
+// SIGPROF ticks add wake-ups of their own, while a trace records every
+// wake-up, syscall and goroutine hand-off on the path.
+func traced(scenario string) bool { return scenario == "latency" || scenario == "floor" }
+
+// startSelfTrace writes a runtime/trace of chatbench to file until stop.
+func startSelfTrace(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { trace.Stop(); f.Close() }, nil
 }

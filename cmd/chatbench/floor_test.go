@@ -122,3 +122,35 @@ func TestFloorEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+func TestTraced(t *testing.T) {
+	for _, tt := range []struct {
+		scenario string
+		want     bool
+	}{{"latency", true}, {"floor", true}, {"fanout", false}, {"idle", false}} {
+		if got := traced(tt.scenario); got != tt.want {
+			t.Errorf("traced(%q) = %v, want %v", tt.scenario, got, tt.want)
+		}
+	}
+}
+
+// TestSelfTrace checks that --self-trace leaves a runtime/trace file (its
+// header names the format), and fails cleanly where it cannot write.
+func TestSelfTrace(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "self.trace")
+	stop, err := startSelfTrace(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte("go 1.")) {
+		t.Errorf("trace file starts %q", b[:min(len(b), 16)])
+	}
+	if _, err := startSelfTrace(filepath.Join(t.TempDir(), "no", "such", "dir")); err == nil {
+		t.Error("trace into a missing directory succeeded")
+	}
+}

@@ -84,6 +84,13 @@ func runBench(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if c.selfTrace != "" {
+		stop, err := startSelfTrace(c.selfTrace)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	pr := newProgress(stderr)
 	rep := &report{Started: time.Now().UTC(), Command: os.Args, Machine: describeMachine(nofile)}
 	fmt.Fprintf(stderr, "chatbench: %d CPUs, load average %s at start\n", rep.Machine.CPUs, rep.Machine.LoadAvgStart)
@@ -181,6 +188,10 @@ func profiler(c *config, t *bench.Target, scenario string, pr *progress) func(ct
 			select {
 			case <-time.After(time.Second):
 			case <-ctx.Done():
+				return
+			}
+			if traced(scenario) {
+				save(ctx, fmt.Sprintf("/debug/pprof/trace?seconds=%d", c.profileSeconds), "trace")
 				return
 			}
 			save(ctx, fmt.Sprintf("/debug/pprof/profile?seconds=%d", c.profileSeconds), "cpu")

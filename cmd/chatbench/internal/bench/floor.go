@@ -44,13 +44,15 @@ const floorRoom = "quiet"
 // per second for o.Duration from one connection, as the latency scenario
 // sends them, then back-to-back (each message sent as soon as the previous
 // one came back) for backToBack. It returns one Result per part; the
-// back-to-back one carries the rate it reached.
+// back-to-back one carries the rate it reached. o.Hook, if set, runs
+// during the paced part.
 func Floor(ctx context.Context, o Options, t *Target, backToBack time.Duration) ([]*Result, error) {
 	dial := WireDialer()
 	if t.Name == EchoTCP {
 		dial = LineDialer()
 	}
 	paced, err := floorRun(ctx, o, t, dial, func(p *pool, c *client) {
+		defer p.hook(ctx, "load")()
 		p.pace(ctx, p.clients, p.o.Rate, p.o.Duration, p.roomChat, true)
 		p.drain(ctx, p.expected.Load(), p.st.now(), p.o.Drain)
 	})
