@@ -70,6 +70,7 @@ type client struct {
 	st   *runStats
 
 	delivered  atomic.Int64
+	frames     atomic.Int64 // every text frame read, of any type: tells when the setup's traffic is over
 	expectedPM atomic.Int64 // pm deliveries owed to this client (recipient and confirmation)
 	seq        int64        // next message number; only the owning writer touches it
 	leaving    atomic.Bool  // a close from here on is ours, not the server's doing
@@ -105,6 +106,7 @@ func (c *client) readLoop() {
 			}
 			return
 		}
+		c.frames.Add(1)
 		if cap(b) > cap(buf) {
 			buf = b[:0]
 		}

@@ -200,6 +200,15 @@ func (p *pool) ticker(f func()) (stop func()) {
 	return func() { close(quit); wg.Wait() }
 }
 
+// frames counts the text frames every connection has read so far.
+func (p *pool) frames() int64 {
+	var n int64
+	for _, c := range p.clients {
+		n += c.frames.Load()
+	}
+	return n
+}
+
 func (p *pool) delivered() int64 {
 	var n int64
 	for _, c := range p.clients {

@@ -281,14 +281,39 @@ func (p *pool) sendersOrAll() []*client {
 	return p.clients
 }
 
-// quiet gives the join events of the setup time to arrive, so the first
-// step does not measure the tail of the join storm.
+// quiet waits until the setup's traffic is over, so the first step does not
+// measure the tail of the join storm: M members joining one room owe each
+// other M(M+1)/2 join events (and chatd's joiners a presence list each),
+// which a server writing one frame per write is still delivering seconds
+// after the last join was answered. It returns once no frame has arrived
+// for quietGap (at least quietMin after connect), or after JoinTimeout.
 func (p *pool) quiet(ctx context.Context) {
-	select {
-	case <-time.After(500 * time.Millisecond):
-	case <-ctx.Done():
+	start := time.Now()
+	last, lastChange := p.frames(), start
+	for {
+		select {
+		case <-time.After(quietPoll):
+		case <-ctx.Done():
+			return
+		}
+		now := time.Now()
+		if n := p.frames(); n != last {
+			last, lastChange = n, now
+		}
+		if (now.Sub(lastChange) >= quietGap && now.Sub(start) >= quietMin) || now.Sub(start) >= p.o.JoinTimeout {
+			p.progress("setup traffic over after %v (%d frames)", now.Sub(start).Round(time.Millisecond), last)
+			return
+		}
 	}
 }
+
+// The quiet wait's timing: frames are counted every quietPoll, and quietGap
+// without any means the join storm is delivered.
+const (
+	quietPoll = 50 * time.Millisecond
+	quietGap  = 300 * time.Millisecond
+	quietMin  = 500 * time.Millisecond
+)
 
 func (p *pool) latency(ctx context.Context, res *Result) error {
 	if err := p.connect(ctx, max(p.o.Conns, 1), func(int) string { return "quiet" }); err != nil {

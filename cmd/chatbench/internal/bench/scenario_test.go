@@ -274,3 +274,56 @@ func TestConnectFailsCleanly(t *testing.T) {
 		t.Fatalf("err = %v, want a dial error", err)
 	}
 }
+
+// TestQuietWaitsForSetupTraffic checks that the quiet wait before the first
+// step does not end while frames are still arriving (the tail of the join
+// storm would otherwise be measured as the first step's load), and that the
+// join timeout bounds it when the traffic never stops. Frames come every
+// 5 ms, far inside quietGap, so the order of events is what is checked.
+func TestQuietWaitsForSetupTraffic(t *testing.T) {
+	tests := []struct {
+		name    string
+		frames  int // frames fed before the feeder stops; -1: until quiet returns
+		timeout time.Duration
+	}{
+		{"no traffic", 0, time.Minute},
+		{"traffic past the minimum wait", 200, time.Minute},
+		{"traffic that never stops", -1, quietMin + 2*quietGap},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Defaults("fanout")
+			o.JoinTimeout = tt.timeout
+			var lines []string
+			o.Progress = func(l string) { lines = append(lines, l) }
+			p := newPool(&o, &Target{Name: "t"}, nil)
+			c := newClient(0, "u", "r", &scriptConn{}, p.st)
+			p.clients = []*client{c}
+			stop, fed := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(fed)
+				for i := 0; tt.frames < 0 || i < tt.frames; i++ {
+					select {
+					case <-stop:
+						return
+					case <-time.After(5 * time.Millisecond):
+						c.frames.Add(1)
+					}
+				}
+			}()
+			p.quiet(context.Background())
+			if tt.frames >= 0 {
+				select {
+				case <-fed:
+				default:
+					t.Errorf("quiet returned after %d of %d frames", c.frames.Load(), tt.frames)
+				}
+			}
+			close(stop)
+			<-fed
+			if len(lines) != 1 || !strings.Contains(lines[0], "setup traffic over") {
+				t.Errorf("progress %q", lines)
+			}
+		})
+	}
+}
