@@ -15,9 +15,10 @@ const (
 	// for the peer's close frame, and how long a client waits for the
 	// server to close TCP first.
 	DefaultCloseTimeout = 3 * time.Second
-	// smallReadLen is the inline buffer an idle connection waits on. It is
-	// large enough for a typical chat frame, so small messages never touch
-	// the buffer pool.
+	// smallReadLen is the size of the small pooled buffer a reader waits on
+	// (and of the buffers control frames and small writes borrow). It is
+	// large enough for a typical chat frame, so small messages never need
+	// a large buffer.
 	smallReadLen = 256
 	// directReadMin is the request size from which payload reads go from
 	// the socket straight into the caller's memory instead of through the
@@ -48,13 +49,13 @@ type Conn struct {
 	// Reader side: owned by whoever holds readMu (a channel so Close can
 	// wait for it with a timeout).
 	readMu     chan struct{}
-	rb         []byte  // rsmall[:] or *rbig
-	rr, rw     int     // unread bytes are rb[rr:rw]
-	rbig       *[]byte // pooled buffer while a burst of frames is moving
-	rfull      bool    // the last read filled rsmall: switch to a pooled buffer
-	rsmall     [smallReadLen]byte
-	hdr        header // the frame being read
-	frameLeft  int64  // payload bytes of hdr not yet read
+	rb         []byte    // rsmall[:], *rbig, or nil while no read is in progress
+	rr, rw     int       // unread bytes are rb[rr:rw]
+	rbig       *[]byte   // pooled buffer while a burst of frames is moving
+	rfull      bool      // the last read filled rsmall: switch to a pooled buffer
+	rsmall     *smallBuf // pooled buffer a read waits on
+	hdr        header    // the frame being read
+	frameLeft  int64     // payload bytes of hdr not yet read
 	maskPos    int
 	fragmented bool        // a data message started and its FIN frame is still to come
 	msgType    MessageType // of the message being read
@@ -66,7 +67,6 @@ type Conn struct {
 	readErr    error // sticky: once set every read returns it
 	mr         messageReader
 	infl       *inflater // while a compressed message is being read
-	ctrl       [maxControlPayload]byte
 
 	handlerMu   sync.Mutex
 	pingHandler func([]byte) error
@@ -75,16 +75,14 @@ type Conn struct {
 	// Writer side. msgMu keeps data messages whole (a NextWriter holds it
 	// until Close); wmu serializes frames, including control frames, which
 	// RFC 6455 §5.4 lets appear between the fragments of a message.
-	msgMu   sync.Mutex
-	wmu     sync.Mutex
-	whdr    [maxHeaderLen]byte
-	wvec    [2][]byte
-	wbufs   net.Buffers
-	batch   net.Buffers
-	mw      messageWriter
-	wctl    [maxHeaderLen + maxControlPayload]byte
-	werr    error                   // sticky write error, guarded by wmu
-	pongOut [maxControlPayload]byte // guarded by wmu
+	msgMu sync.Mutex
+	wmu   sync.Mutex
+	whdr  [maxHeaderLen]byte
+	wvec  [2][]byte
+	wbufs net.Buffers
+	batch net.Buffers
+	mw    messageWriter
+	werr  error // sticky write error, guarded by wmu
 
 	// A pong owed to the peer. The reader stores the latest ping payload
 	// here and whoever holds wmu (or takes it next) sends it, so a slow
@@ -92,7 +90,7 @@ type Conn struct {
 	pongMu      sync.Mutex
 	pongPending atomic.Bool
 	pongLen     int
-	pongBuf     [maxControlPayload]byte
+	pongBuf     *smallBuf // while a pong is owed
 
 	pingMu  sync.Mutex
 	pings   []*pingWaiter
@@ -124,9 +122,13 @@ func newConn(nc net.Conn, client bool, buffered []byte, subproto string, pmd pmd
 	}
 	c.readLimit.Store(readLimit)
 	c.closeTimeout.Store(int64(DefaultCloseTimeout))
-	c.rb = c.rsmall[:]
 	c.msgDone = true
-	if len(buffered) > len(c.rsmall) {
+	switch {
+	case len(buffered) == 0:
+	case len(buffered) <= smallReadLen:
+		c.rsmall = getSmall()
+		c.rb = c.rsmall[:]
+	default:
 		c.rbig = getBuf()
 		if len(buffered) > len(*c.rbig) {
 			// A pipelined burst larger than a pooled buffer: keep it
@@ -150,6 +152,12 @@ func (c *Conn) CompressionEnabled() bool { return c.pmd.enabled }
 
 // RemoteAddr returns the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// NetConn returns the connection wire reads and writes: the hijacked TCP
+// (or TLS) connection. It is for watching the socket (its file descriptor,
+// through syscall.Conn, for a readiness-driven reader), not for reading or
+// writing around wire.
+func (c *Conn) NetConn() net.Conn { return c.nc }
 
 // LocalAddr returns the local network address.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
@@ -206,7 +214,8 @@ func (c *Conn) SetCloseTimeout(d time.Duration) {
 
 // SetPingHandler sets a function called with the payload of every ping
 // received, after the automatic pong has been queued. An error it returns
-// is returned by the read in progress.
+// is returned by the read in progress. The payload is valid only during
+// the call.
 func (c *Conn) SetPingHandler(h func(payload []byte) error) {
 	c.handlerMu.Lock()
 	c.pingHandler = h
@@ -215,7 +224,7 @@ func (c *Conn) SetPingHandler(h func(payload []byte) error) {
 
 // SetPongHandler sets a function called with the payload of every pong
 // received (solicited or not). An error it returns is returned by the read
-// in progress.
+// in progress. The payload is valid only during the call.
 func (c *Conn) SetPongHandler(h func(payload []byte) error) {
 	c.handlerMu.Lock()
 	c.pongHandler = h

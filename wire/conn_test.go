@@ -240,12 +240,45 @@ func expectEOF(t testing.TB, nc net.Conn) {
 func TestIdleConnHoldsNoPooledBuffers(t *testing.T) {
 	c, peer := rawPeer(t, false, pmdState{})
 	msg := bytes.Repeat([]byte("x"), 100000) // forces the pooled read buffer
-	go peer.Write(encodeFrame(true, 0, opBinary, true, msg))
+	go func() {
+		peer.Write(encodeFrame(true, 0, opPing, true, []byte("are you there")))
+		peer.Write(encodeFrame(true, 0, opBinary, true, msg))
+	}()
 	if _, got, err := c.ReadMessage(); err != nil || len(got) != len(msg) {
 		t.Fatalf("ReadMessage: %d bytes, %v", len(got), err)
 	}
-	if c.rbig != nil || c.infl != nil || c.mw.buf != nil || c.pmd.fw != nil {
-		t.Fatalf("after a message: rbig=%v infl=%v mw.buf=%v fw=%v, want all nil", c.rbig != nil, c.infl != nil, c.mw.buf != nil, c.pmd.fw != nil)
+	if h, p := readFrame(t, peer); h.op != opPong || string(p) != "are you there" {
+		t.Fatalf("got op %d %q, want the pong", h.op, p)
+	}
+	small, err := NewPreparedMessage(TextMessage, []byte("a chat message"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteBatch([]*PreparedMessage{small, small, small}); err != nil {
+		t.Fatal(err)
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Ping(ended, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("heartbeat Ping = %v, want context.Canceled", err)
+	}
+	for range 3 {
+		if h, _ := readFrame(t, peer); h.op != opText {
+			t.Fatalf("got op %d, want the batch's text frames", h.op)
+		}
+	}
+	if h, _ := readFrame(t, peer); h.op != opPing {
+		t.Fatalf("got op %d, want the heartbeat ping", h.op)
+	}
+	held := map[string]bool{
+		"read buffer": c.rb != nil, "small read buffer": c.rsmall != nil, "large read buffer": c.rbig != nil,
+		"inflater": c.infl != nil, "message writer buffer": c.mw.buf != nil, "compressor": c.pmd.fw != nil,
+		"pong buffer": c.pongBuf != nil, "ping waiters": c.pings != nil, "writev slice": c.batch != nil,
+	}
+	for what, ok := range held {
+		if ok {
+			t.Errorf("an idle connection holds its %s", what)
+		}
 	}
 }
 

@@ -19,7 +19,11 @@
 //     and reads from the io.Reader NextReader returns) must happen from one
 //     goroutine at a time. Control frames (ping, pong, close) are handled
 //     inside those calls, so a connection that expects pings or a close must
-//     keep a reader running.
+//     keep a reader running — or, for a reader driven by socket readiness
+//     (an epoll loop watching [Conn.NetConn]), call [Conn.NextReaderReady]
+//     each time the socket becomes readable: it handles what arrived and
+//     returns [ErrNotReady] instead of waiting when no data message has
+//     begun, so the connection needs no goroutine while it is idle.
 //   - Data writes ([Conn.NextWriter], [Conn.WriteMessage]) must happen from
 //     one goroutine at a time.
 //   - [Conn.Close], [Conn.CloseNow], [Conn.Ping], [Conn.WritePrepared],

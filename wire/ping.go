@@ -27,24 +27,25 @@ func (c *Conn) Ping(ctx context.Context, payload []byte) error {
 	}
 	c.pingMu.Lock()
 	c.pingSeq++
+	var seq [8]byte
 	if len(payload) == 0 {
-		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], c.pingSeq)
-		payload = b[:]
+		binary.BigEndian.PutUint64(seq[:], c.pingSeq)
+		payload = seq[:]
+	}
+	if err := ctx.Err(); err != nil {
+		// A heartbeat: nothing will wait for the pong, so none is
+		// registered (an idle connection keeps no waiter list).
+		c.pingMu.Unlock()
+		if werr := c.writeControl(opPing, payload); werr != nil {
+			return fmt.Errorf("wire: Ping: %w", werr)
+		}
+		return err
 	}
 	w := &pingWaiter{payload: string(payload), done: make(chan struct{})}
 	c.pings = append(c.pings, w)
 	c.pingMu.Unlock()
 
-	c.wmu.Lock()
-	var err error
-	if c.closing.Load() {
-		err = errWriteClosed
-	} else {
-		err = c.writeFrameLocked(opPing, true, 0, payload)
-	}
-	c.unlockWrite()
-	if err != nil {
+	if err := c.writeControl(opPing, payload); err != nil {
 		c.dropPing(w)
 		return fmt.Errorf("wire: Ping: %w", err)
 	}
@@ -60,12 +61,25 @@ func (c *Conn) Ping(ctx context.Context, payload []byte) error {
 	}
 }
 
+// writeControl sends a control frame unless our close frame has gone out.
+func (c *Conn) writeControl(op opcode, payload []byte) error {
+	c.wmu.Lock()
+	defer c.unlockWrite()
+	if c.closing.Load() {
+		return errWriteClosed
+	}
+	return c.writeFrameLocked(op, true, 0, payload)
+}
+
 func (c *Conn) dropPing(w *pingWaiter) {
 	c.pingMu.Lock()
 	defer c.pingMu.Unlock()
 	for i, x := range c.pings {
 		if x == w {
 			c.pings = append(c.pings[:i], c.pings[i+1:]...)
+			if len(c.pings) == 0 {
+				c.pings = nil // an idle connection keeps no list
+			}
 			return
 		}
 	}
@@ -91,4 +105,7 @@ func (c *Conn) pongArrived(p []byte) {
 	n := copy(c.pings, c.pings[last+1:])
 	clear(c.pings[n:])
 	c.pings = c.pings[:n]
+	if n == 0 {
+		c.pings = nil // an idle connection keeps no list
+	}
 }

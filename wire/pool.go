@@ -13,3 +13,13 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b 
 
 func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
 func putBuf(b *[]byte) { bufPool.Put(b) }
+
+// smallBuf is what a connection borrows for small work: the read buffer it
+// waits on, a control frame's payload, a small frame being written, a pong
+// owed. An idle connection with no read in progress holds none.
+type smallBuf [smallReadLen]byte
+
+var smallPool = sync.Pool{New: func() any { return new(smallBuf) }}
+
+func getSmall() *smallBuf  { return smallPool.Get().(*smallBuf) }
+func putSmall(b *smallBuf) { smallPool.Put(b) }

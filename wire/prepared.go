@@ -121,9 +121,12 @@ func (c *Conn) WriteBatch(ms []*PreparedMessage) error {
 	if c.client {
 		return c.setWriteErr(c.writeMaskedBatch(ms))
 	}
-	if _, ok := c.nc.(*net.TCPConn); !ok {
+	if _, ok := c.nc.(*net.TCPConn); !ok || batchLen(c, ms) <= bufSize {
 		// Without writev (TLS, pipes) each buffer would be its own
 		// write (and TLS record): coalesce into pooled buffers instead.
+		// A batch that fits one pooled buffer is copied too: the copy
+		// is cheap, and writev would leave an iovec array cached on the
+		// socket and a slice on the Conn, held while it idles.
 		return c.setWriteErr(c.writeCoalesced(ms))
 	}
 	c.batch = c.batch[:0]
@@ -138,6 +141,18 @@ func (c *Conn) WriteBatch(ms []*PreparedMessage) error {
 	return c.setWriteErr(err)
 }
 
+// batchLen is the number of bytes ms takes on c.
+func batchLen(c *Conn, ms []*PreparedMessage) int {
+	n := 0
+	for _, m := range ms {
+		f, _, _ := m.frameFor(c)
+		n += len(f)
+	}
+	return n
+}
+
+// writeCoalesced copies the frames into pooled buffers and writes each
+// buffer with one write; a frame larger than a buffer is written on its own.
 func (c *Conn) writeCoalesced(ms []*PreparedMessage) error {
 	buf := getBuf()
 	defer putBuf(buf)

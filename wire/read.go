@@ -17,13 +17,42 @@ func (c *Conn) unlockRead() { <-c.readMu }
 // is read). Control frames that arrive meanwhile are handled inline. The
 // reader is valid until the next call to NextReader, ReadMessage or
 // ReadMessageInto; whatever it left unread is discarded then.
-func (c *Conn) NextReader() (MessageType, io.Reader, error) {
+func (c *Conn) NextReader() (MessageType, io.Reader, error) { return c.nextReader(false) }
+
+// nextReader is NextReader and, with ready, NextReaderReady.
+func (c *Conn) nextReader(ready bool) (MessageType, io.Reader, error) {
 	c.lockRead()
 	defer c.unlockRead()
-	if err := c.startMessage(); err != nil {
+	if err := c.startMessage(ready); err != nil {
 		return 0, nil, err
 	}
 	return c.msgType, &c.mr, nil
+}
+
+// ErrNotReady is returned by [Conn.NextReaderReady] when the bytes that had
+// arrived held control frames only (or nothing): no data message has begun
+// and nothing is buffered, so the caller may wait for the socket to become
+// readable again without a goroutine.
+var ErrNotReady = errors.New("wire: no data message has arrived yet")
+
+// NextReaderReady is NextReader for a reader driven by socket readiness (an
+// epoll loop, say) rather than by a goroutine blocked on every connection.
+// Call it when the socket has become readable or [Conn.Buffered] is not
+// zero. It reads what has arrived and handles control frames as NextReader
+// does; if it then stands between frames with nothing buffered and no data
+// message begun, it returns ErrNotReady instead of waiting on the socket.
+// Once a frame has begun to arrive it waits for the rest, as NextReader
+// does (read deadlines apply), and so does a first socket read that finds
+// nothing yet.
+func (c *Conn) NextReaderReady() (MessageType, io.Reader, error) { return c.nextReader(true) }
+
+// Buffered returns how many bytes have been read from the socket and not yet
+// consumed by a read. A readiness-driven reader that finds it zero between
+// messages can wait for the socket instead of calling NextReaderReady.
+func (c *Conn) Buffered() int {
+	c.lockRead()
+	defer c.unlockRead()
+	return c.rw - c.rr
 }
 
 // ReadMessage reads the next data message into a new slice.
@@ -41,7 +70,7 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 func (c *Conn) ReadMessageInto(dst []byte) (MessageType, []byte, error) {
 	c.lockRead()
 	defer c.unlockRead()
-	if err := c.startMessage(); err != nil {
+	if err := c.startMessage(false); err != nil {
 		return 0, dst, err
 	}
 	start := len(dst)
@@ -95,8 +124,10 @@ func (r *messageReader) Read(p []byte) (int, error) {
 }
 
 // startMessage finishes the previous message and reads frames up to the
-// first frame of the next data message.
-func (c *Conn) startMessage() error {
+// first frame of the next data message. With ready it returns ErrNotReady
+// instead of waiting on the socket once a frame boundary leaves nothing
+// buffered (see NextReaderReady).
+func (c *Conn) startMessage(ready bool) error {
 	if c.readErr != nil {
 		return c.readErr
 	}
@@ -106,7 +137,7 @@ func (c *Conn) startMessage() error {
 		}
 	}
 	c.releaseReadBuf()
-	if err := c.nextDataFrame(); err != nil {
+	if err := c.nextDataFrame(ready); err != nil {
 		return err
 	}
 	c.msgDone = false
@@ -200,7 +231,7 @@ func (c *Conn) readRaw(p []byte) (int, error) {
 		if c.msgFin {
 			return 0, io.EOF
 		}
-		if err := c.nextDataFrame(); err != nil {
+		if err := c.nextDataFrame(false); err != nil {
 			return 0, err
 		}
 	}
@@ -212,9 +243,16 @@ func (c *Conn) readRaw(p []byte) (int, error) {
 }
 
 // nextDataFrame reads frame headers, handling control frames inline, until
-// the header of a data frame has been read and checked.
-func (c *Conn) nextDataFrame() error {
-	for {
+// the header of a data frame has been read and checked. With ready, a frame
+// boundary after the first frame with nothing buffered returns ErrNotReady
+// (the first header may be read from the socket: the caller was told it is
+// readable).
+func (c *Conn) nextDataFrame(ready bool) error {
+	for first := true; ; first = false {
+		if ready && !first && c.rr == c.rw {
+			c.releaseReadBuf()
+			return ErrNotReady
+		}
 		problem, err := c.readHeader()
 		if err != nil {
 			return c.ioFail(err)
@@ -308,7 +346,9 @@ func (c *Conn) checkHeader(problem lengthProblem) error {
 // handleControl reads the payload of the control frame in c.hdr and acts
 // on it.
 func (c *Conn) handleControl() error {
-	p := c.ctrl[:c.frameLeft]
+	buf := getSmall()
+	defer putSmall(buf)
+	p := buf[:c.frameLeft]
 	for got := 0; got < len(p); {
 		n, err := c.readPayload(p[got:])
 		if err != nil {
@@ -354,12 +394,16 @@ func (c *Conn) fill(n int) error {
 }
 
 // readMore reads at least one more byte from the socket into the buffer.
-// A connection waits on its small inline buffer; once a read fills it, more
-// is evidently flowing and it borrows a pooled buffer until the burst is
-// over (releaseReadBuf).
+// A connection waits on a small pooled buffer; once a read fills it, more
+// is evidently flowing and it borrows a large one until the burst is over
+// (releaseReadBuf).
 func (c *Conn) readMore() error {
 	if c.rr == c.rw {
 		c.rr, c.rw = 0, 0
+	}
+	if c.rb == nil {
+		c.rsmall = getSmall()
+		c.rb = c.rsmall[:]
 	}
 	if c.rbig == nil && c.rfull {
 		big := getBuf()
@@ -384,17 +428,20 @@ func (c *Conn) readMore() error {
 	}
 }
 
-// releaseReadBuf returns the pooled read buffer once nothing is buffered,
-// so an idle connection holds only its inline array.
+// releaseReadBuf returns the pooled read buffers once nothing is buffered,
+// so a connection between messages holds none (a reader that goes on to
+// wait for the next frame borrows a small one again).
 func (c *Conn) releaseReadBuf() {
-	if c.rbig == nil || c.rr != c.rw {
+	if c.rb == nil || c.rr != c.rw {
 		return
 	}
-	if cap(*c.rbig) == bufSize {
+	if c.rbig != nil && cap(*c.rbig) == bufSize {
 		putBuf(c.rbig)
 	}
-	c.rbig = nil
-	c.rb = c.rsmall[:]
+	if c.rsmall != nil {
+		putSmall(c.rsmall)
+	}
+	c.rbig, c.rsmall, c.rb = nil, nil, nil
 	c.rr, c.rw = 0, 0
 	c.rfull = false
 }

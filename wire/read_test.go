@@ -276,3 +276,97 @@ func TestNextReaderDiscardsUnreadRest(t *testing.T) {
 		t.Fatalf("ReadMessage after partial read = %v %q %v", typ, got, err)
 	}
 }
+
+func TestNextReaderReady(t *testing.T) {
+	ping := encodeFrame(true, 0, opPing, true, []byte("p"))
+	hello := encodeFrame(true, 0, opText, true, []byte("hello"))
+	world := encodeFrame(true, 0, opText, true, []byte("world"))
+	tests := []struct {
+		name   string
+		writes [][]byte // written one after the other, the first before the call
+		want   []string // messages NextReaderReady returns, in order; "" = ErrNotReady
+		pongs  int
+	}{
+		{"a ping alone leaves nothing to read", [][]byte{ping}, []string{""}, 1},
+		{"a ping then a message in one write", [][]byte{append(ping[:len(ping):len(ping)], hello...)}, []string{"hello"}, 1},
+		{"two messages in one write are both returned without waiting", [][]byte{append(hello[:len(hello):len(hello)], world...)}, []string{"hello", "world", ""}, 0},
+		{"a header split across writes is waited for", [][]byte{hello[:1], hello[1:]}, []string{"hello"}, 0},
+		{"a fragmented message with a ping inside is returned whole", [][]byte{
+			encodeFrame(false, 0, opText, true, []byte("frag")), ping,
+			encodeFrame(true, 0, opContinuation, true, []byte("ment")),
+		}, []string{"fragment"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, peer := rawPeer(t, false, pmdState{})
+			peer.Write(tt.writes[0])
+			go func() {
+				for _, w := range tt.writes[1:] {
+					time.Sleep(10 * time.Millisecond)
+					peer.Write(w)
+				}
+			}()
+			for i, want := range tt.want {
+				if i > 0 && c.Buffered() == 0 {
+					// A readiness-driven reader waits for the socket here;
+					// the table says ErrNotReady is what it would get.
+					if want != "" {
+						t.Fatalf("call %d: nothing buffered, want %q", i, want)
+					}
+					continue
+				}
+				typ, r, err := c.NextReaderReady()
+				if want == "" {
+					if !errors.Is(err, ErrNotReady) {
+						t.Fatalf("call %d: NextReaderReady = %v, want ErrNotReady", i, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("call %d: NextReaderReady: %v", i, err)
+				}
+				got, err := io.ReadAll(r)
+				if err != nil || typ != TextMessage || string(got) != want {
+					t.Fatalf("call %d: got %v %q %v, want %q", i, typ, got, err, want)
+				}
+			}
+			if n := c.Buffered(); n != 0 {
+				t.Fatalf("Buffered() = %d after everything was read", n)
+			}
+			for i := 0; i < tt.pongs; i++ {
+				if h, p := readFrame(t, peer); h.op != opPong || string(p) != "p" {
+					t.Fatalf("got op %d %q, want pong p", h.op, p)
+				}
+			}
+		})
+	}
+}
+
+func TestNextReaderReadyAfterPingOnlyHoldsNoPooledBuffer(t *testing.T) {
+	c, peer := rawPeer(t, false, pmdState{})
+	// More than the inline array, so the read borrows a pooled buffer.
+	var burst []byte
+	for len(burst) <= smallReadLen {
+		burst = append(burst, encodeFrame(true, 0, opPing, true, []byte("0123456789"))...)
+	}
+	peer.Write(burst)
+	for {
+		if _, _, err := c.NextReaderReady(); !errors.Is(err, ErrNotReady) {
+			t.Fatalf("NextReaderReady = %v, want ErrNotReady", err)
+		}
+		if c.Buffered() == 0 {
+			break
+		}
+	}
+	if c.rbig != nil {
+		t.Fatal("a pooled read buffer is held after ErrNotReady with nothing buffered")
+	}
+}
+
+func TestNextReaderReadyReportsPeerClose(t *testing.T) {
+	c, peer := rawPeer(t, false, pmdState{})
+	peer.Write(encodeFrame(true, 0, opClose, true, []byte{0x03, 0xe8}))
+	if _, _, err := c.NextReaderReady(); CloseStatus(err) != StatusNormalClosure {
+		t.Fatalf("NextReaderReady = %v, want close 1000", err)
+	}
+}

@@ -79,13 +79,15 @@ func (c *Conn) writeFrameLocked(op opcode, fin bool, rsv byte, p []byte) error {
 	if c.client {
 		h.key = newMaskKey()
 	}
-	if len(p) <= maxControlPayload {
-		n := putHeader(c.wctl[:], h)
-		m := copy(c.wctl[n:], p)
+	if len(p) <= smallReadLen-maxHeaderLen {
+		b := getSmall()
+		n := putHeader(b[:], h)
+		m := copy(b[n:], p)
 		if c.client {
-			Mask(h.key, 0, c.wctl[n:n+m])
+			Mask(h.key, 0, b[n:n+m])
 		}
-		_, err := c.nc.Write(c.wctl[:n+m])
+		_, err := c.nc.Write(b[:n+m])
+		putSmall(b)
 		return c.setWriteErr(err)
 	}
 	if len(p) <= bufSize-maxHeaderLen {
@@ -152,19 +154,26 @@ func (c *Conn) unlockWrite() {
 
 func (c *Conn) flushPongLocked() {
 	c.pongMu.Lock()
-	n := copy(c.pongOut[:], c.pongBuf[:c.pongLen])
+	b, n := c.pongBuf, c.pongLen
+	c.pongBuf = nil
 	c.pongPending.Store(false)
 	c.pongMu.Unlock()
-	if c.closing.Load() {
-		return // no frames after our close frame
+	if b == nil {
+		return
 	}
-	c.writeFrameLocked(opPong, true, 0, c.pongOut[:n])
+	if !c.closing.Load() { // no frames after our close frame
+		c.writeFrameLocked(opPong, true, 0, b[:n])
+	}
+	putSmall(b)
 }
 
 // queuePong records the pong owed for a ping; a newer ping replaces an
 // older unanswered one (RFC 6455 §5.5.3 allows answering only the latest).
 func (c *Conn) queuePong(p []byte) {
 	c.pongMu.Lock()
+	if c.pongBuf == nil {
+		c.pongBuf = getSmall()
+	}
 	c.pongLen = copy(c.pongBuf[:], p)
 	c.pongPending.Store(true)
 	c.pongMu.Unlock()
