@@ -9,6 +9,19 @@
 // channel send and one WebSocket frame written by the connection's own write
 // pump, with 1 KiB read and write buffers per connection as in the example.
 // Do not optimise it; its job is to stay representative.
+//
+// The one departure from the example is deliberate and decided: the example's
+// write pump drains whatever else is queued into the same frame, joined by
+// newlines. chat.v1 carries exactly one JSON object per frame, so that
+// would break the protocol the baseline must speak, and it is the "write
+// coalescing" the fan-out anchors count separately: ~150-200k deliveries/s
+// for a gorilla hub writing one frame per message, ~350-400k/s with
+// coalescing. The baseline is the first. Everything else — one hub
+// goroutine, unbuffered hub channels, a fresh write deadline per message,
+// 256-slot send channels, dropping a client whose queue is full, the ping
+// ticker, the buffer sizes — is the example's. When it measured far below
+// the anchor (2026-11-26) the cause was chatbench pacing its senders in
+// lockstep, not this package; docs/PERFORMANCE.md has the numbers.
 package baseline
 
 import (
