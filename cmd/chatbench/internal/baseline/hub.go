@@ -19,9 +19,12 @@
 // coalescing. The baseline is the first. Everything else — one hub
 // goroutine, unbuffered hub channels, a fresh write deadline per message,
 // 256-slot send channels, dropping a client whose queue is full, the ping
-// ticker, the buffer sizes — is the example's. When it measured far below
-// the anchor (2026-11-26) the cause was chatbench pacing its senders in
-// lockstep, not this package; docs/PERFORMANCE.md has the numbers.
+// ticker, the buffer sizes — is the example's. Measured far below the
+// anchor (2026-11-26: 2,333 deliveries/s), the causes were outside this
+// package: chatbench paced its ten senders in lockstep, and on that machine
+// raw TCP without WebSocket, JSON or a hub (cmd/chatbench/rawfanout) holds
+// p99 <= 50 ms no higher than the baseline does; docs/PERFORMANCE.md has
+// the numbers.
 package baseline
 
 import (
