@@ -53,7 +53,7 @@ func Floor(ctx context.Context, o Options, t *Target, backToBack time.Duration) 
 	}
 	paced, err := floorRun(ctx, o, t, dial, func(p *pool, c *client) {
 		defer p.hook(ctx, "load")()
-		p.pace(ctx, p.clients, p.o.Rate, p.o.Duration, p.roomChat, true)
+		p.pace(ctx, p.clients, p.o.Rate, p.o.Duration, p.quietChat, true)
 		p.drain(ctx, p.expected.Load(), p.st.now(), p.o.Drain)
 	})
 	if err != nil || backToBack <= 0 {
@@ -115,7 +115,7 @@ func (p *pool) pingPong(ctx context.Context, c *client, d time.Duration) time.Du
 	sc := &scratch{}
 	start := p.st.now()
 	for p.st.now()-start < d && ctx.Err() == nil {
-		if err := p.roomChat(c, sc, p.st.now()); err != nil {
+		if err := p.quietChat(c, sc, 0); err != nil {
 			p.st.fail(fmt.Sprintf("%s: write: %v", c.name, err))
 			break
 		}
