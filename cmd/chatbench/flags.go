@@ -73,7 +73,7 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.SetOutput(out)
 	fs.SortFlags = false
 	fs.StringVar(&c.scenario, "scenario", "fanout", "idle, fanout, latency, rooms, pm, churn, floor or all")
-	fs.IntVar(&c.conns, "conns", 0, "connections [idle 5000, fanout/rooms/pm 1000, latency 2]; churn: concurrent workers [16]")
+	fs.IntVar(&c.conns, "conns", 0, "connections [idle 5000, fanout/rooms/pm 1000, latency 1]; churn: concurrent workers [16]")
 	fs.IntVar(&c.senders, "senders", 0, "sending connections [fanout 10, latency 1, rooms/pm all]")
 	fs.Float64Var(&c.rate, "rate", 0, "msgs/s offered: first step of fanout/rooms/pm [100, 2000, 2000]; latency's fixed rate [10]")
 	fs.DurationVar(&c.duration, "duration", 0, "length of each step (fanout/rooms/pm) [3s] or of the run (latency [20s], churn [10s])")

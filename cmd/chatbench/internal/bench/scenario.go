@@ -35,7 +35,11 @@ func Defaults(scenario string) Options {
 	case "fanout":
 		o.Conns, o.Senders, o.Rate = 1000, 10, 100
 	case "latency":
-		o.Conns, o.Senders, o.Rate, o.Duration = 2, 1, 10, 20*time.Second
+		// The sender alone in its room: the round trip then holds no
+		// fan-out (with a second member, its copy — its own writer
+		// goroutine and write on the server, its own reader here — may go
+		// before the sender's); --conns adds listeners.
+		o.Conns, o.Senders, o.Rate, o.Duration = 1, 1, 10, 20*time.Second
 	case "rooms":
 		o.Conns, o.Rate = 1000, 2000
 	case "pm":
@@ -328,7 +332,7 @@ func (p *pool) latency(ctx context.Context, res *Result) error {
 		p.progress("%d round trips, p99 %d µs", h.TotalCount(), h.ValueAtQuantile(99))
 	})
 	endHook := p.hook(ctx, "load")
-	p.pace(ctx, senders, p.o.Rate, p.o.Duration, p.roomChat, true)
+	p.pace(ctx, senders, p.o.Rate, p.o.Duration, p.quietChat, true)
 	p.drain(ctx, p.expected.Load(), p.st.now(), p.o.Drain)
 	endHook()
 	stop()
