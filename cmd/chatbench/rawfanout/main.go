@@ -15,7 +15,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rawfanout:", err)
@@ -23,8 +23,9 @@ func main() {
 	}
 }
 
-// run parses the flags (the rates are the arguments) and measures.
-func run(ctx context.Context, args []string, out io.Writer) error {
+// run parses the flags (the rates are the arguments) and measures, or with
+// --serve-child is the child.
+func run(ctx context.Context, args []string, stdin io.Reader, out io.Writer) error {
 	fs := pflag.NewFlagSet("rawfanout", pflag.ContinueOnError)
 	fs.SetOutput(out)
 	var cfg config
@@ -32,8 +33,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&cfg.size, "size", 150, "bytes per message (about chatbench's 130-byte chat as the baseline frames it)")
 	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long each rate is offered")
 	fs.DurationVar(&cfg.drain, "drain", 2*time.Second, "how long after a rate's last send deliveries may still arrive")
+	child := fs.String("serve-child", "", "child mode: serve the fan-out on this address until stdin closes")
+	_ = fs.MarkHidden("serve-child")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *child != "" {
+		return serveChild(*child, cfg.size, cfg.conns, out, stdin)
 	}
 	for _, a := range fs.Args() {
 		r, err := strconv.ParseFloat(a, 64)
@@ -48,7 +54,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if cfg.conns < 1 || cfg.duration <= 0 || cfg.drain <= 0 {
 		return fmt.Errorf("--conns, --duration and --drain must be above 0")
 	}
-	steps, err := measure(ctx, cfg)
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	steps, err := measure(ctx, cfg, exe)
 	report(out, cfg, steps)
 	return err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,14 +11,28 @@ import (
 	"go.uber.org/goleak"
 )
 
+// TestMain lets the test binary be its own child, as rawfanout re-executes
+// itself with --serve-child.
 func TestMain(m *testing.M) {
+	for _, a := range os.Args[1:] {
+		if a == "--serve-child" {
+			if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout); err != nil {
+				os.Exit(1)
+			}
+			os.Exit(0)
+		}
+	}
 	goleak.VerifyTestMain(m)
 }
 
-// TestMeasureCountsAddUp checks that every message reaches every connection
+// TestMeasureCountsAddUp checks that every message reaches every receiver
 // exactly once and is timed once, for message sizes that do and do not
 // divide the reader's buffer (messages straddling two reads).
 func TestMeasureCountsAddUp(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		conns, size int
 		rates       []float64
@@ -28,7 +43,7 @@ func TestMeasureCountsAddUp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		cfg := config{conns: tt.conns, size: tt.size, duration: 100 * time.Millisecond, drain: 30 * time.Second, rates: tt.rates}
-		steps, err := measure(context.Background(), cfg)
+		steps, err := measure(context.Background(), cfg, exe)
 		if err != nil {
 			t.Fatalf("%+v: %v", tt, err)
 		}
@@ -58,7 +73,7 @@ func TestRunFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer
-		err := run(context.Background(), tt.args, &out)
+		err := run(context.Background(), tt.args, strings.NewReader(""), &out)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("%v: error %v, want %q", tt.args, err, tt.wantErr)
