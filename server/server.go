@@ -3,11 +3,14 @@
 // them to handlers, and fans events out through a Broker, whose in-memory
 // implementation serves a single process.
 //
-// One connection is two goroutines: a read loop that decodes and handles
-// messages in order (session.go, router.go), and a writer that drains the
-// connection's bounded outbound queue with one writev per batch (queue.go)
-// and sends the pings. A room event is encoded and framed once and the same frame is
-// queued to every member (deliver.go).
+// A connection has a goroutine only while it has work: a read loop that
+// decodes and handles messages in order (session.go, router.go) runs while
+// bytes are arriving and parks on the process's epoll loop (readiness.go)
+// when they stop, and a writer drains the connection's bounded outbound
+// queue with one write per batch (queue.go) and sends the pings, exiting
+// once the queue is empty. (A TLS connection keeps its read loop blocked in
+// the read instead.) A room event is encoded and framed once and the same
+// frame is queued to every member (deliver.go).
 //
 // Where PROTOCOL.md leaves room for choice:
 //   - A join's since may be the id of any event of the room the client saw
@@ -178,12 +181,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// about half of what an idle connection would otherwise hold. Accept has
 	// copied the bytes the reader held past the request, so nothing of
 	// net/http's stays referenced. s.conns, not net/http, tracks the session
-	// (net/http forgets hijacked connections anyway).
-	go func() {
-		defer s.conns.Done()
-		defer s.m.connections.Dec()
-		sess.run()
-	}()
+	// (net/http forgets hijacked connections anyway) until session.end.
+	go sess.run()
 }
 
 // selectSubprotocol picks chat.v1 when offered, serves clients that offer

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -19,9 +20,22 @@ import (
 type testServer struct {
 	*Server
 	url string
+	tls *tls.Config // the client side's, when the server speaks TLS
 }
 
 func startServer(t testing.TB, mutate func(*Config)) *testServer {
+	t.Helper()
+	return startServerWith(t, mutate, httptest.NewServer)
+}
+
+// startServerTLS is startServer over TLS (a test certificate the clients
+// of dial trust).
+func startServerTLS(t testing.TB, mutate func(*Config)) *testServer {
+	t.Helper()
+	return startServerWith(t, mutate, httptest.NewTLSServer)
+}
+
+func startServerWith(t testing.TB, mutate func(*Config), serve func(http.Handler) *httptest.Server) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.CloseTimeout = time.Second
@@ -33,7 +47,7 @@ func startServer(t testing.TB, mutate func(*Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	hs := serve(srv)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -42,7 +56,11 @@ func startServer(t testing.TB, mutate func(*Config)) *testServer {
 		}
 		hs.Close()
 	})
-	return &testServer{Server: srv, url: hs.URL}
+	ts := &testServer{Server: srv, url: hs.URL}
+	if hs.TLS != nil {
+		ts.tls = hs.Client().Transport.(*http.Transport).TLSClientConfig
+	}
+	return ts
 }
 
 // client is a test peer speaking chat.v1 through wire. A background reader
@@ -71,6 +89,9 @@ func (ts *testServer) dialWith(t testing.TB, opts *wire.DialOptions) *client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if ts.tls != nil {
+		opts.TLSConfig = ts.tls
+	}
 	conn, _, err := wire.Dial(ctx, "ws"+strings.TrimPrefix(ts.url, "http")+"/ws", opts)
 	if err != nil {
 		t.Fatal(err)

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/chatd/chatd/api"
@@ -37,10 +40,21 @@ type closeCause struct {
 	send       bool // send a Close frame (false: the connection is closed or broken already)
 }
 
-// session is one WebSocket connection. Its read loop is the only goroutine
-// that handles its messages, so a client's messages take effect in order.
-// Writes are made by a writer goroutine that runs only while there is
-// something to write (see outQueue), so an idle session has one goroutine.
+// Read states of a session with a watched socket.
+const (
+	reading int32 = iota // a goroutine is reading (or the session is ending)
+	parked               // no goroutine: waiting for the poller or the read deadline
+)
+
+// session is one WebSocket connection. One goroutine at a time reads and
+// handles its messages, so a client's messages take effect in order. When
+// its socket can be watched (plain TCP on Linux), that goroutine ends once
+// everything that arrived is handled, and the poller (readiness.go) starts
+// a new one when more arrives: an idle session has no goroutine at all.
+// Otherwise (TLS, whose records wire cannot see into, or no poller) one
+// goroutine stays blocked in the read. Writes are made by a writer
+// goroutine that runs only while there is something to write (see
+// outQueue).
 type session struct {
 	srv    *Server
 	conn   *wire.Conn
@@ -63,6 +77,15 @@ type session struct {
 	pingStopped bool
 
 	joined bool // read loop only
+
+	// The read side when the socket is watched (watch != nil). The fields
+	// below state are touched only by the goroutine that reads; a wake-up
+	// hands them on through state.
+	watch        watcher
+	state        atomic.Int32
+	joinDeadline time.Time   // before the first join: when the join timeout ends
+	parkedUntil  time.Time   // while parked: when the read phase times out (zero: never)
+	readTimer    *time.Timer // fires at parkedUntil
 
 	leaveMu  sync.Mutex    // serializes leaveRooms
 	released chan struct{} // closed once the rooms are left and the name is freed
@@ -91,16 +114,105 @@ func newSession(srv *Server, conn *wire.Conn, remote string) *session {
 	return s
 }
 
-// run serves the connection until it ends, then tells the rooms.
+// run starts serving the connection: it arms the join timeout and the first
+// ping, registers the socket with the poller when it can be watched, and
+// reads what the client has sent. The session goes on in whichever
+// goroutine reads next, and end finishes it.
 func (s *session) run() {
 	s.srv.log.Info("connection opened", "remote", s.remote, "session", s.id,
 		"subprotocol", s.conn.Subprotocol(), "compression", s.conn.CompressionEnabled())
 	// Before the first successful join only the join timeout applies, and it
 	// is not extended by anything the client sends.
-	_ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.JoinTimeout))
+	s.joinDeadline = time.Now().Add(s.srv.cfg.JoinTimeout)
+	_ = s.conn.SetReadDeadline(s.joinDeadline)
 	s.armPing()
+	if sc, ok := s.conn.NetConn().(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			if w, err := watchSocket(rc, s.wake); err == nil {
+				s.watch = w
+				s.readTimer = time.AfterFunc(time.Duration(math.MaxInt64), s.deadlineHit)
+			} else if !errors.Is(err, errNoPoller) {
+				s.srv.log.Warn("cannot watch the socket; reading in a goroutine", "session", s.id, "err", err)
+			}
+		}
+	}
+	s.serve(false)
+}
 
-	s.close(s.readLoop())
+// serve reads and handles messages until the session parks (nothing more
+// to read on a watched socket: the goroutine returns) or ends. readable
+// says the poller has just reported the socket readable.
+func (s *session) serve(readable bool) {
+	c, isParked := s.readLoop(readable)
+	if !isParked {
+		s.end(c)
+	}
+}
+
+// park hands the session to the poller and the read deadline's timer and
+// reports true; the caller's goroutine then returns. It reports false when
+// the socket cannot be armed (it is closed) and nothing else has taken the
+// session meanwhile: the caller reads on, and meets the error.
+func (s *session) park() bool {
+	// Everything is decided before the state says parked: from then on a
+	// wake-up may hand the session to another goroutine at any moment.
+	var until time.Time
+	if !s.joined {
+		until = s.joinDeadline
+	} else if d := s.srv.cfg.IdleTimeout; d > 0 {
+		// wire's idle timeout counts from the last read from the socket,
+		// which has just happened.
+		until = time.Now().Add(d)
+	}
+	s.parkedUntil = until
+	s.state.Store(parked)
+	if !until.IsZero() {
+		// A Reset that lands after a later park's (this goroutine is late)
+		// only makes the timer fire early; deadlineHit checks.
+		s.readTimer.Reset(time.Until(until))
+	}
+	if err := s.watch.arm(); err != nil {
+		return !s.state.CompareAndSwap(parked, reading)
+	}
+	return true
+}
+
+// wake is the poller's call: the socket is readable (or broken, or closed
+// by the writer, which calls it too). It starts a goroutine to read unless
+// one is reading already.
+func (s *session) wake() {
+	if s.state.CompareAndSwap(parked, reading) {
+		go s.serve(true)
+	}
+}
+
+// deadlineHit runs (on the timer's goroutine) when a parked session's read
+// deadline may have passed.
+func (s *session) deadlineHit() {
+	if !s.state.CompareAndSwap(parked, reading) {
+		return
+	}
+	if s.parkedUntil.IsZero() || time.Now().Before(s.parkedUntil) {
+		// The timer of an earlier wait, late: wait on.
+		s.serve(false)
+		return
+	}
+	// The join or idle timeout has passed with nothing read, as a blocked
+	// read would have reported it.
+	s.end(s.readFailure(os.ErrDeadlineExceeded))
+}
+
+// end finishes the session with cause c (the first cause given wins): the
+// rooms learn, the name is freed, and once the writer has sent the Close
+// frame the connection is closed and forgotten.
+func (s *session) end(c closeCause) {
+	if s.readTimer != nil {
+		s.readTimer.Stop()
+	}
+	if s.watch != nil {
+		s.watch.stop()
+	}
+	s.close(c)
 	// Tell the rooms now, not after the close handshake: the members should
 	// not wait up to CloseTimeout to learn that someone left. The queue is
 	// closed already, so the leaver gets none of its own leave events.
@@ -125,18 +237,43 @@ func (s *session) run() {
 	s.srv.log.Info("connection closed", "remote", s.remote, "session", s.id, "name", name,
 		"duration", time.Since(s.opened).Round(time.Millisecond), "code", int(s.cause.code),
 		"reason", s.cause.reason, "queue_high_water", s.q.highWater())
+	s.srv.m.connections.Dec()
+	s.srv.conns.Done()
 }
 
-// readLoop reads and handles messages until the connection ends, and says why.
-// It waits for the next message holding no buffer (NextReader), then reads
-// the message into a buffer borrowed from the server's pool and gives it
-// back once the message is handled: an idle connection holds no read buffer.
+// cut closes the connection without a handshake and lets a parked session
+// find out.
+func (s *session) cut() {
+	_ = s.conn.CloseNow()
+	s.wake()
+}
+
+// readLoop reads and handles messages until the connection ends, and says
+// why, or until a watched socket has nothing more to read and the session
+// has parked (isParked). It waits for the next message holding no buffer
+// (NextReader, or NextReaderReady on a watched socket), then reads the
+// message into a buffer borrowed from the server's pool and gives it back
+// once the message is handled: an idle connection holds no read buffer.
 // Nothing that handle starts may keep msg (it decodes into strings).
-func (s *session) readLoop() closeCause {
+func (s *session) readLoop(readable bool) (c closeCause, isParked bool) {
 	for {
-		typ, r, err := s.conn.NextReader()
+		var typ wire.MessageType
+		var r io.Reader
+		var err error
+		if s.watch == nil {
+			typ, r, err = s.conn.NextReader()
+		} else {
+			if !readable && s.conn.Buffered() == 0 && s.park() {
+				return closeCause{}, true
+			}
+			readable = false
+			typ, r, err = s.conn.NextReaderReady()
+			if errors.Is(err, wire.ErrNotReady) {
+				continue // control frames only: wait for more
+			}
+		}
 		if err != nil {
-			return s.readFailure(err)
+			return s.readFailure(err), false
 		}
 		bp := s.srv.bufs.Get().(*[]byte)
 		msg, err := readAll(r, (*bp)[:0], !s.conn.CompressionEnabled())
@@ -152,7 +289,7 @@ func (s *session) readLoop() closeCause {
 			s.srv.bufs.Put(bp)
 		}
 		if c != nil {
-			return *c
+			return *c, false
 		}
 	}
 }
@@ -320,7 +457,7 @@ func (s *session) finish() {
 			s.srv.log.Debug("close handshake", "session", s.id, "err", err)
 		}
 	}
-	_ = s.conn.CloseNow()
+	s.cut()
 }
 
 // armPing schedules the next ping PingInterval from now, unless the session

@@ -370,10 +370,34 @@ func sessionGoroutines() (readers, others int) {
 	return readers, others
 }
 
-// TestIdleSessionHasOneGoroutine: once its messages are written, an idle
-// session keeps its read loop and no writer; the writer comes back for the
-// next message, and pings reach an idle client without a resident writer.
-func TestIdleSessionHasOneGoroutine(t *testing.T) {
+// settledGoroutines waits for writers (which exit right after their last
+// write) and read loops (which park once everything that arrived is
+// handled) to finish, and returns sessionGoroutines then.
+func settledGoroutines(wantReaders int) (readers, others int) {
+	for range 500 {
+		if readers, others = sessionGoroutines(); readers == wantReaders && others == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return readers, others
+}
+
+// idleReaders is how many goroutines an idle plain-TCP session keeps: none
+// where the socket is watched by the poller, its read loop elsewhere.
+func idleReaders(sessions int) int {
+	if runtime.GOOS == "linux" {
+		return 0
+	}
+	return sessions
+}
+
+// TestIdleSessionHasNoGoroutine: once its messages are handled and written,
+// an idle session keeps no goroutine (on Linux: its socket is watched by the
+// poller); the read loop comes back for the next message and the writer for
+// the next write, and pings go out and their pongs are read with nothing
+// resident.
+func TestIdleSessionHasNoGoroutine(t *testing.T) {
 	clock := NewFakeClock()
 	ts := startServer(t, func(c *Config) { c.Clock = clock; c.PingInterval = time.Second })
 	const n = 5
@@ -388,21 +412,24 @@ func TestIdleSessionHasOneGoroutine(t *testing.T) {
 		for m := c.next(); m["type"] != "chat"; m = c.next() {
 		}
 	}
-	settled := func() (int, int) {
-		var r, w int
-		for range 500 { // writers exit right after their last write
-			if r, w = sessionGoroutines(); w == 0 {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		return r, w
-	}
-	if r, w := settled(); r != n || w != 0 {
-		t.Fatalf("%d idle sessions: %d read loops and %d other session goroutines, want %d and 0", n, r, w, n)
+	if r, w := settledGoroutines(idleReaders(n)); r != idleReaders(n) || w != 0 {
+		t.Fatalf("%d idle sessions: %d read loops and %d other session goroutines, want %d and 0", n, r, w, idleReaders(n))
 	}
 
-	// A ping comes due on every session: each gets it, and no writer stays.
+	// Every session still reads: each one's next message is handled.
+	for i, c := range clients {
+		c.send(fmt.Sprintf(`{"type":"chat","text":"again %d"}`, i))
+	}
+	for _, c := range clients {
+		for got := 0; got < n; {
+			if m := c.next(); m["type"] == "chat" && strings.HasPrefix(m["text"].(string), "again") {
+				got++
+			}
+		}
+	}
+
+	// A ping comes due on every session: each gets it, and its pong is read
+	// and handled with nothing left running.
 	raw, _, _ := rawHandshake(t, ts.url)
 	raw.writeFrame(0x1, `{"type":"join","name":"raw"}`, 0)
 	for {
@@ -424,8 +451,35 @@ func TestIdleSessionHasOneGoroutine(t *testing.T) {
 			break
 		}
 	}
-	if r, w := settled(); r != n+1 || w != 0 {
-		t.Fatalf("after a ping: %d read loops and %d other session goroutines, want %d and 0", r, w, n+1)
+	raw.writeFrame(0xA, "", 0)
+	if r, w := settledGoroutines(idleReaders(n + 1)); r != idleReaders(n+1) || w != 0 {
+		t.Fatalf("after a ping: %d read loops and %d other session goroutines, want %d and 0", r, w, idleReaders(n+1))
+	}
+	raw.writeFrame(0x1, `{"type":"who","ref":"w"}`, 0)
+	for {
+		op, p, err := raw.frame()
+		if err != nil {
+			t.Fatalf("waiting for the presence answer: %v", err)
+		}
+		if op == 0x1 && strings.Contains(string(p), `"presence"`) {
+			break
+		}
+	}
+}
+
+// TestIdleTLSSessionKeepsItsReader: wire cannot see into TLS records (a
+// readable socket may hold half a record, and tls.Conn may hold a decrypted
+// one), so a TLS session is not parked on the poller: its read loop stays.
+func TestIdleTLSSessionKeepsItsReader(t *testing.T) {
+	ts := startServerTLS(t, nil)
+	a := ts.dial(t)
+	a.send(`{"type":"join","name":"alice"}`)
+	a.expect(map[string]any{"type": "welcome"})
+	if r, w := settledGoroutines(1); r != 1 || w != 0 {
+		t.Fatalf("an idle TLS session: %d read loops and %d other session goroutines, want 1 and 0", r, w)
+	}
+	a.send(`{"type":"chat","text":"still here"}`)
+	for m := a.next(); m["type"] != "chat" || m["text"] != "still here"; m = a.next() {
 	}
 }
 

@@ -55,7 +55,7 @@ func (s *Server) wait(ctx context.Context) error {
 	}
 	s.mu.RLock()
 	for _, sess := range s.sessions {
-		_ = sess.conn.CloseNow()
+		sess.cut()
 	}
 	s.mu.RUnlock()
 	<-ended
