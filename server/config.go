@@ -31,6 +31,7 @@ type Config struct {
 	WriteTimeout    time.Duration         // 10 s
 	CloseTimeout    time.Duration         // 3 s (peer's answer to our Close, or its FIN)
 	QueueBytes      int                   // 1 MiB outbound queue per connection
+	WriteCoalesce   time.Duration         // 10 ms: a connection written to this recently waits up to this long to batch (0: off)
 	TypingExpiry    time.Duration         // 6 s
 	TypingThrottle  time.Duration         // 2 s
 	Compression     bool                  // permessage-deflate when offered (true)
@@ -60,6 +61,7 @@ func DefaultConfig() Config {
 		WriteTimeout:    10 * time.Second,
 		CloseTimeout:    3 * time.Second,
 		QueueBytes:      1 << 20,
+		WriteCoalesce:   10 * time.Millisecond,
 		TypingExpiry:    6 * time.Second,
 		TypingThrottle:  2 * time.Second,
 		Compression:     true,
@@ -114,6 +116,9 @@ func (c *Config) Validate() error {
 		if d.v <= 0 {
 			bad("%s must be above 0 (got %v)", d.name, d.v)
 		}
+	}
+	if c.WriteCoalesce < 0 {
+		bad("WriteCoalesce must not be negative (got %v; 0 turns it off)", c.WriteCoalesce)
 	}
 	if c.PingInterval > 0 && c.IdleTimeout > 0 && c.PingInterval >= c.IdleTimeout {
 		// A healthy but quiet client answers pings with pongs; those pongs are

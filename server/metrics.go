@@ -18,6 +18,8 @@ type metrics struct {
 	joins         prometheus.Counter
 	bytesIn       prometheus.Counter
 	bytesOut      prometheus.Counter
+	writes        prometheus.Counter
+	framesOut     prometheus.Counter
 	slowConsumers prometheus.Counter
 	fanout        prometheus.Histogram
 
@@ -62,6 +64,10 @@ func newMetrics(reg prometheus.Registerer, rooms, queueHigh func() float64) (*me
 			Name: "chatd_received_bytes_total", Help: "Payload bytes of messages received from clients."}),
 		bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chatd_sent_bytes_total", Help: "Frame bytes written to clients (before compression)."}),
+		writes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chatd_writes_total", Help: "Batches written to client sockets (one write system call each, unless a batch is larger than a socket buffer)."}),
+		framesOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chatd_sent_frames_total", Help: "Queued frames written to clients; divided by chatd_writes_total, the frames per write that coalescing achieves."}),
 		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chatd_slow_consumer_closes_total", Help: "Connections closed because their outbound queue would overflow."}),
 		fanout: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -95,7 +101,7 @@ func newMetrics(reg prometheus.Registerer, rooms, queueHigh func() float64) (*me
 	queueGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "chatd_queue_high_water_bytes", Help: "Largest outbound queue (bytes) seen on any connection."}, queueHigh)
 	for _, c := range []prometheus.Collector{
-		m.connections, m.joins, m.bytesIn, m.bytesOut, m.slowConsumers, m.fanout,
+		m.connections, m.joins, m.bytesIn, m.bytesOut, m.writes, m.framesOut, m.slowConsumers, m.fanout,
 		m.closes, inVec, outVec, errVec, roomsGauge, queueGauge,
 	} {
 		if err := reg.Register(c); err != nil {

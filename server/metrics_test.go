@@ -52,6 +52,8 @@ func TestMetricsExposition(t *testing.T) {
 		"chatd_slow_consumer_closes_total 0",
 		"chatd_received_bytes_total ",
 		"chatd_sent_bytes_total ",
+		"chatd_writes_total ",
+		"chatd_sent_frames_total ",
 		"go_goroutines ",
 		"go_memstats_heap_inuse_bytes ",
 		"process_resident_memory_bytes ",

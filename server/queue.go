@@ -25,7 +25,10 @@ const (
 // No writer goroutine waits on an idle queue: the push (or ping, or close)
 // that finds no writer running calls start, which runs one, and the writer
 // exits as soon as next finds nothing to do. An idle connection therefore
-// costs no writer stack.
+// costs no writer stack. With write coalescing (coalesce.go) a connection
+// written to a moment ago does not start its writer at once: it waits,
+// deferred, for the coalescer's next round (deferTo), which calls
+// roundStart; a close never waits for it.
 type outQueue struct {
 	mu      sync.Mutex
 	msgs    []*wire.PreparedMessage
@@ -35,8 +38,14 @@ type outQueue struct {
 	limit   int
 	closed  bool
 	ping    bool   // a ping is due
-	running bool   // a writer is running (or has been started); after close, forever
+	running bool   // a writer is running, has been started or is deferred; after close, forever
 	start   func() // runs a writer; called outside mu
+	// With coalescing: shouldDefer (called under mu; it must not lock)
+	// says whether a writer about to start should wait for a round
+	// instead, and deferTo registers for the round. nil: never defer.
+	shouldDefer func() bool
+	deferTo     func()
+	deferred    bool // running, but the writer waits for a round
 	// serverHigh is the high-water mark over all of the server's queues,
 	// raised here so the metric needs no walk over the connections.
 	serverHigh *atomic.Int64
@@ -70,21 +79,70 @@ func (q *outQueue) push(m *wire.PreparedMessage) pushResult {
 			h = q.serverHigh.Load()
 		}
 	}
-	start := q.claimLocked()
+	act := q.claimLocked()
 	q.mu.Unlock()
-	if start {
-		q.start()
-	}
+	q.act(act)
 	return pushed
 }
 
-// claimLocked marks the writer running and reports whether the caller must
-// start it (no writer was running).
-func (q *outQueue) claimLocked() bool {
+// writerAction is what a caller of claimLocked does once it has unlocked.
+type writerAction uint8
+
+const (
+	noAction   writerAction = iota // a writer runs or is deferred already
+	startNow                       // start the writer
+	deferStart                     // register for the coalescer's next round
+)
+
+// claimLocked marks the writer running and says what the caller must do.
+func (q *outQueue) claimLocked() writerAction {
 	if q.running {
-		return false
+		return noAction
 	}
 	q.running = true
+	if !q.closed && q.shouldDefer != nil && q.shouldDefer() {
+		q.deferred = true
+		return deferStart
+	}
+	return startNow
+}
+
+// act carries out claimLocked's answer; the caller has unlocked mu.
+func (q *outQueue) act(a writerAction) {
+	switch a {
+	case startNow:
+		q.start()
+	case deferStart:
+		q.deferTo()
+	}
+}
+
+// roundStart is the coalescer's round reaching this queue: it starts the
+// deferred writer, unless a close has started it already.
+func (q *outQueue) roundStart() {
+	q.mu.Lock()
+	if !q.deferred {
+		q.mu.Unlock()
+		return
+	}
+	q.deferred = false
+	q.mu.Unlock()
+	q.start()
+}
+
+// yield is the writer asking, after a write, to stop and wait for the next
+// round with the work that has arrived meanwhile. It reports true when the
+// writer should go (deferTo has been called for it); false when there is no
+// such work or the queue is closed: the writer carries on with next.
+func (q *outQueue) yield() bool {
+	q.mu.Lock()
+	if q.deferTo == nil || q.closed || (len(q.msgs) == 0 && !q.ping) {
+		q.mu.Unlock()
+		return false
+	}
+	q.deferred = true
+	q.mu.Unlock()
+	q.deferTo()
 	return true
 }
 
@@ -97,11 +155,9 @@ func (q *outQueue) pingDue() {
 		return
 	}
 	q.ping = true
-	start := q.claimLocked()
+	act := q.claimLocked()
 	q.mu.Unlock()
-	if start {
-		q.start()
-	}
+	q.act(act)
 }
 
 // next hands the writer its next piece of work: everything queued so far
@@ -168,11 +224,16 @@ func (q *outQueue) close() {
 		return
 	}
 	q.closed = true
-	start := q.claimLocked()
-	q.mu.Unlock()
-	if start {
+	if q.deferred {
+		// The writer waits for a round: a close does not.
+		q.deferred = false
+		q.mu.Unlock()
 		q.start()
+		return
 	}
+	act := q.claimLocked()
+	q.mu.Unlock()
+	q.act(act)
 }
 
 // highWater returns the largest number of bytes the queue has held.

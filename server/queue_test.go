@@ -161,3 +161,64 @@ func TestOutQueuePushDoesNotAllocate(t *testing.T) {
 		t.Errorf("%.1f allocations per push/take/done cycle, want 0", n)
 	}
 }
+
+// TestOutQueueDefersToCoalescingRounds: with coalescing, a writer that
+// should wait is deferred to the round (not started), further pushes add to
+// it, the round starts it once, a writer's yield defers it again, and a
+// close starts a deferred writer at once instead of waiting for the round.
+func TestOutQueueDefersToCoalescingRounds(t *testing.T) {
+	m := prepared(t, 10)
+	var started, deferrals int
+	busy := true
+	q := newOutQueue(1<<20, nil, func() { started++ })
+	q.shouldDefer = func() bool { return busy }
+	q.deferTo = func() { deferrals++ }
+	check := func(step string, wantStarted, wantDeferrals int) {
+		t.Helper()
+		if started != wantStarted || deferrals != wantDeferrals {
+			t.Fatalf("%s: %d starts and %d deferrals, want %d and %d", step, started, deferrals, wantStarted, wantDeferrals)
+		}
+	}
+
+	q.push(m)
+	check("push on a busy connection", 0, 1)
+	q.push(m)
+	q.pingDue()
+	check("more work while deferred", 0, 1)
+	q.roundStart()
+	check("the round", 1, 1)
+	q.roundStart()
+	check("a second round", 1, 1)
+
+	batch, ping, closed, ok := q.next()
+	if len(batch) != 2 || !ping || closed || !ok {
+		t.Fatalf("next = %d frames, ping %v, closed %v, ok %v; want 2, true, false, true", len(batch), ping, closed, ok)
+	}
+	q.done(batch)
+	if q.yield() {
+		t.Fatal("yield with nothing queued: the writer should carry on (and exit)")
+	}
+	q.push(m)
+	check("a push while the writer runs", 1, 1)
+	if !q.yield() {
+		t.Fatal("yield with a frame queued: the writer should wait for the round")
+	}
+	check("the writer yielded", 1, 2)
+
+	q.close()
+	check("a close while deferred starts the writer at once", 2, 2)
+	q.roundStart()
+	check("the round after the close", 2, 2)
+	if _, _, closed, _ := q.next(); !closed {
+		t.Fatal("the started writer does not see the close")
+	}
+
+	// A quiet connection starts its writer at once.
+	busy = false
+	started, deferrals = 0, 0
+	q = newOutQueue(1<<20, nil, func() { started++ })
+	q.shouldDefer = func() bool { return busy }
+	q.deferTo = func() { deferrals++ }
+	q.push(m)
+	check("push on a quiet connection", 1, 0)
+}

@@ -70,7 +70,8 @@ type Server struct {
 	allowAll  bool
 	allowed   map[string]bool
 	highWater atomic.Int64
-	bufs      sync.Pool // *[]byte encode buffers
+	bufs      sync.Pool  // *[]byte encode buffers
+	coalesce  *coalescer // nil: every write at once
 
 	mu       sync.RWMutex
 	sessions map[string]*session   // by session id
@@ -124,6 +125,9 @@ func New(cfg Config) (*Server, error) {
 	s.ids = api.NewIDSource(s.clock)
 	s.started = s.clock.Now()
 	s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	if cfg.WriteCoalesce > 0 {
+		s.coalesce = newCoalescer(cfg.WriteCoalesce, func(sess *session) { sess.q.roundStart() })
+	}
 	s.unsub = s.broker.Subscribe(s.deliver, s.brokerLost)
 
 	s.mux = http.NewServeMux()

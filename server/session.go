@@ -78,6 +78,8 @@ type session struct {
 
 	joined bool // read loop only
 
+	lastWrite atomic.Int64 // monoNow when the writer last wrote (with coalescing)
+
 	// The read side when the socket is watched (watch != nil). The fields
 	// below state are touched only by the goroutine that reads; a wake-up
 	// hands them on through state.
@@ -109,6 +111,10 @@ func newSession(srv *Server, conn *wire.Conn, remote string) *session {
 		released: make(chan struct{}),
 	}
 	s.q.start = s.startWriter
+	if c := srv.coalesce; c != nil {
+		s.q.shouldDefer = s.wroteRecently
+		s.q.deferTo = func() { c.wait(s) }
+	}
 	s.wg.Add(1)
 	s.typing = newTypingTracker(srv.clock, srv.cfg.TypingExpiry, srv.cfg.TypingThrottle, s.relayTyping)
 	return s
@@ -406,8 +412,15 @@ var endedCtx = func() context.Context {
 }()
 
 // startWriter runs a writer; the queue calls it when work arrives and no
-// writer is running.
+// writer is running (or, with coalescing, when the round comes).
 func (s *session) startWriter() { go s.writer() }
+
+// wroteRecently is the queue's shouldDefer with coalescing: a connection
+// written to less than a window ago waits for the coalescer's next round,
+// so that what arrives meanwhile goes out in the same write.
+func (s *session) wroteRecently() bool {
+	return s.srv.coalesce.busy(s.lastWrite.Load(), monoNow())
+}
 
 // writer writes what the queue hands it, one writev per batch, and the pings
 // that came due; it exits when there is nothing left to do. The writer that
@@ -431,6 +444,14 @@ func (s *session) writer() {
 			_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 			_ = s.conn.Ping(endedCtx, nil)
 			s.armPing()
+		}
+		if s.srv.coalesce != nil {
+			s.lastWrite.Store(monoNow())
+			if s.q.yield() {
+				// More arrived during the write: it waits for the
+				// round with whatever else arrives until then.
+				return
+			}
 		}
 	}
 }
@@ -493,9 +514,12 @@ func (s *session) write(batch []*wire.PreparedMessage) error {
 	}
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 	err := s.conn.WriteBatch(batch)
+	frames := len(batch)
 	n := s.q.done(batch)
 	if err == nil {
 		s.srv.m.bytesOut.Add(float64(n))
+		s.srv.m.writes.Inc()
+		s.srv.m.framesOut.Add(float64(frames))
 	}
 	return err
 }
