@@ -26,6 +26,7 @@ type config struct {
 	factor          float64
 	maxSteps        int
 	refine          int
+	retries         int
 	p99             time.Duration
 	drain           time.Duration
 	profileDir      string
@@ -84,8 +85,9 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&c.server, "server", "self", `chatd to measure: "self" (start one in a child process) or its URL (ws://host:port/ws)`)
 	fs.IntVar(&c.serverPID, "server-pid", 0, "with --server URL: the server's process id, for RSS and CPU from /proc")
 	fs.Float64Var(&c.factor, "step", 1.25, "rate multiplier between steps")
-	fs.IntVar(&c.maxSteps, "max-steps", 16, "steps at most per stepped scenario")
+	fs.IntVar(&c.maxSteps, "max-steps", 20, "steps at most per stepped scenario (retries included)")
 	fs.IntVar(&c.refine, "refine", 2, "bisection steps after the first step that fails")
+	fs.IntVar(&c.retries, "retries", 1, "times a step that failed is run again at the same rate before the rate counts as failed (one noisy step on a shared machine should not end the climb)")
 	fs.DurationVar(&c.p99, "p99", 50*time.Millisecond, "delivery p99 a step must stay within to hold")
 	fs.DurationVar(&c.drain, "drain", 2*time.Second, "how long after a step's last send deliveries may still arrive")
 	fs.StringVar(&c.profileDir, "profile", "", "save pprof profiles of the servers into this directory (CPU under load — for latency and floor a runtime/trace instead — heap and goroutines when idle), and chatd's log")
@@ -145,7 +147,7 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	for _, n := range []struct {
 		name string
 		v    int
-	}{{"conns", c.conns}, {"senders", c.senders}, {"rooms", c.rooms}, {"size", c.size}, {"max-steps", c.maxSteps}, {"refine", c.refine}, {"dial-concurrency", c.dialConcurrency}} {
+	}{{"conns", c.conns}, {"senders", c.senders}, {"rooms", c.rooms}, {"size", c.size}, {"max-steps", c.maxSteps}, {"refine", c.refine}, {"retries", c.retries}, {"dial-concurrency", c.dialConcurrency}} {
 		if n.v < 0 {
 			return nil, fmt.Errorf("--%s must not be negative", n.name)
 		}
@@ -207,6 +209,7 @@ func (c *config) options(scenario string) bench.Options {
 	set("step", func() { o.Factor = c.factor })
 	set("max-steps", func() { o.MaxSteps = c.maxSteps })
 	set("refine", func() { o.Refine = c.refine })
+	set("retries", func() { o.Retries = c.retries })
 	set("drain", func() { o.Drain = c.drain })
 	o.Limits.P99 = c.p99
 	o.SourceIPs = !c.sameSourceIP

@@ -28,6 +28,7 @@ type Options struct {
 	Factor   float64 // rate multiplier between steps
 	MaxSteps int     // steps at most, refinement included
 	Refine   int     // bisection steps after the first failure
+	Retries  int     // times a failed rate is tried again before it counts as failed
 	Limits   StepLimits
 	Drain    time.Duration // time after a step's last send for deliveries to arrive
 
@@ -383,7 +384,7 @@ func (p *pool) drain(ctx context.Context, want int64, since time.Duration, timeo
 // returns every step; best is the highest that held (nil if none did).
 func (p *pool) stepped(ctx context.Context, senders []*client, send sendFunc) (steps []Step, best *Step) {
 	defer p.hook(ctx, "load")()
-	search := RateSearch{Start: p.o.Rate, Factor: p.o.Factor, MaxSteps: p.o.MaxSteps, Refine: p.o.Refine}
+	search := RateSearch{Start: p.o.Rate, Factor: p.o.Factor, MaxSteps: p.o.MaxSteps, Refine: p.o.Refine, Retries: p.o.Retries}
 	for {
 		rate, ok := search.Next()
 		if !ok || ctx.Err() != nil {

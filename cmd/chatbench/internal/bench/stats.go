@@ -171,10 +171,17 @@ type RateSearch struct {
 	Factor   float64
 	MaxSteps int
 	Refine   int
+	// Retries is how many times a rate that failed is tried again before
+	// it counts as failed: on a shared machine one step can miss p99 for
+	// reasons that are not the server's, and without a retry that one
+	// step ends the climb.
+	Retries int
 
 	held, failed float64
 	steps        int
 	refined      int
+	retry        float64 // a failed rate to try again; 0: none
+	tries        int     // failures of retry so far
 }
 
 // Next returns the next rate to try, or false when the search is over.
@@ -183,6 +190,8 @@ func (s *RateSearch) Next() (float64, bool) {
 		return 0, false
 	}
 	switch {
+	case s.retry != 0:
+		return s.retry, true
 	case s.steps == 0:
 		return s.Start, true
 	case s.failed == 0:
@@ -198,10 +207,16 @@ func (s *RateSearch) Next() (float64, bool) {
 
 // Report records the outcome of the rate Next returned.
 func (s *RateSearch) Report(rate float64, held bool) {
+	s.steps++
+	if !held && s.tries < s.Retries {
+		s.retry = rate
+		s.tries++
+		return
+	}
+	s.retry, s.tries = 0, 0
 	if s.held != 0 && s.failed != 0 {
 		s.refined++
 	}
-	s.steps++
 	if held {
 		if rate > s.held {
 			s.held = rate

@@ -102,19 +102,22 @@ func TestRateSearch(t *testing.T) {
 	tests := []struct {
 		name     string
 		capacity float64 // rates at or below hold
+		retries  int
 		max      int
 		want     []float64
 		best     float64
 	}{
-		{"climbs then bisects", 170, 20, []float64{100, 125, 156.25, 195.3125, 174.693, 165.221}, 165.221},
-		{"max steps", 1e9, 3, []float64{100, 125, 156.25}, 156.25},
-		{"first fails: steps down, then bisects", 50, 20, []float64{100, 64, 40.96, 51.2, 45.80}, 45.80},
-		{"first fails then holds", 70, 20, []float64{100, 64, 80, 71.55}, 64},
-		{"nothing holds: stops at 1/1000", 0.01, 40, []float64{100, 64, 40.96, 26.21, 16.78, 10.74, 6.87, 4.40, 2.81, 1.80, 1.15, 0.74, 0.47, 0.30, 0.19, 0.12}, 0},
+		{"a failure is tried again before it counts", 170, 1, 20, []float64{100, 125, 156.25, 195.3125, 195.3125, 174.693, 174.693, 165.221}, 165.221},
+		{"climbs then bisects", 170, 0, 20, []float64{100, 125, 156.25, 195.3125, 174.693, 165.221}, 165.221},
+		{"max steps", 1e9, 0, 3, []float64{100, 125, 156.25}, 156.25},
+		{"first fails: steps down, then bisects", 50, 0, 20, []float64{100, 64, 40.96, 51.2, 45.80}, 45.80},
+		{"first fails then holds", 70, 0, 20, []float64{100, 64, 80, 71.55}, 64},
+		{"nothing holds: stops at 1/1000", 0.01, 0, 40,
+			[]float64{100, 64, 40.96, 26.21, 16.78, 10.74, 6.87, 4.40, 2.81, 1.80, 1.15, 0.74, 0.47, 0.30, 0.19, 0.12}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := RateSearch{Start: 100, Factor: 1.25, MaxSteps: tt.max, Refine: 2}
+			s := RateSearch{Start: 100, Factor: 1.25, MaxSteps: tt.max, Refine: 2, Retries: tt.retries}
 			var got []float64
 			for {
 				r, ok := s.Next()
@@ -160,5 +163,32 @@ func TestPerConnAndRatio(t *testing.T) {
 	}
 	if Ratio(10, 4) != 2.5 || Ratio(1, 0) != 0 {
 		t.Error("Ratio")
+	}
+}
+
+// TestRateSearchRetryRecoversFromANoisyStep: with one retry, a rate the
+// server can hold that fails once (another process took the CPU) is tried
+// again and the climb goes on; without, that step ends it.
+func TestRateSearchRetryRecoversFromANoisyStep(t *testing.T) {
+	for _, tt := range []struct {
+		retries int
+		best    float64
+	}{{0, 100}, {1, 195.3125}} {
+		s := RateSearch{Start: 100, Factor: 1.25, MaxSteps: 20, Refine: 0, Retries: tt.retries}
+		noisy := true
+		for {
+			r, ok := s.Next()
+			if !ok {
+				break
+			}
+			held := r <= 200
+			if r == 125 && noisy {
+				held, noisy = false, false // the one noisy step
+			}
+			s.Report(r, held)
+		}
+		if s.Best() != tt.best {
+			t.Errorf("retries %d: best %v, want %v", tt.retries, s.Best(), tt.best)
+		}
 	}
 }
