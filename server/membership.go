@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/chatd/chatd/api"
@@ -59,7 +60,9 @@ func (s *session) handleJoin(m *api.Join) {
 		return
 	}
 	s.mu.Lock()
-	s.rooms[m.Room] = struct{}{}
+	if !slices.Contains(s.rooms, m.Room) {
+		s.rooms = append(s.rooms, m.Room)
+	}
 	s.mu.Unlock()
 	s.srv.m.joins.Inc()
 }
@@ -104,7 +107,9 @@ func (s *session) handleLeave(m *api.Leave) *closeCause {
 	err := s.srv.broker.Leave(ctx, m.Room, s.myName(), s.id, leaveLeft, m.Ref)
 	cancel()
 	s.mu.Lock()
-	delete(s.rooms, m.Room)
+	if i := slices.Index(s.rooms, m.Room); i >= 0 {
+		s.rooms = slices.Delete(s.rooms, i, i+1)
+	}
 	s.mu.Unlock()
 	if err != nil {
 		s.brokerError(err, m.Ref, m.Room, "")

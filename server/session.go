@@ -91,11 +91,12 @@ type session struct {
 	readTimer    *time.Timer // fires at parkedUntil
 
 	leaveMu  sync.Mutex    // serializes leaveRooms
-	released chan struct{} // closed once the rooms are left and the name is freed
+	released chan struct{} // see releasedChan; guarded by mu
 
 	mu    sync.Mutex // guards name and rooms
 	name  string
-	rooms map[string]struct{}
+	rooms []string // a slice, not a map: a handful of rooms is usual, and a map costs ~200 bytes
+
 }
 
 func newSession(srv *Server, conn *wire.Conn, remote string) *session {
@@ -107,9 +108,6 @@ func newSession(srv *Server, conn *wire.Conn, remote string) *session {
 		opened: time.Now(),
 		q:      newOutQueue(srv.cfg.QueueBytes, &srv.highWater, nil),
 		lim:    newLimiter(srv.cfg.RatePerSec, srv.cfg.RateBurst, srv.cfg.FloodLimit, srv.cfg.FloodWindow, srv.clock),
-		rooms:  make(map[string]struct{}),
-
-		released: make(chan struct{}),
 	}
 	s.q.start = s.startWriter
 	if c := srv.coalesce; c != nil {
@@ -236,7 +234,13 @@ func (s *session) end(c closeCause) {
 		}
 		cancel()
 	}
-	close(s.released)
+	s.mu.Lock()
+	if s.released == nil {
+		s.released = closedChan // nobody waits: no channel needed
+	} else {
+		close(s.released)
+	}
+	s.mu.Unlock()
 	s.wg.Wait()
 	_ = s.conn.CloseNow()
 	s.srv.unregister(s)
@@ -246,6 +250,21 @@ func (s *session) end(c closeCause) {
 		"reason", s.cause.reason, "queue_high_water", s.q.highWater())
 	s.srv.m.connections.Dec()
 	s.srv.conns.Done()
+}
+
+// closedChan is a closed channel: a session's released once it is.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// releasedChan returns a channel closed once the session's rooms are left
+// and its name is freed. It is made only when someone waits for it (a
+// leave message's Close frame), so a session does not carry one.
+func (s *session) releasedChan() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.released == nil {
+		s.released = make(chan struct{})
+	}
+	return s.released
 }
 
 // cut closes the connection without a handshake and lets a parked session
@@ -470,7 +489,7 @@ func (s *session) finish() {
 	}
 	if c.afterLeave {
 		select {
-		case <-s.released:
+		case <-s.releasedChan():
 		case <-time.After(s.srv.cfg.CloseTimeout):
 		}
 	}
@@ -595,8 +614,7 @@ func (s *session) sendError(e *api.Error) {
 func (s *session) inRoom(room string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.rooms[room]
-	return ok
+	return slices.Contains(s.rooms, room)
 }
 
 // leaveRooms ends the session's typing indicators and leaves every room with
@@ -612,9 +630,9 @@ func (s *session) leaveRooms(reason string) {
 	s.mu.Lock()
 	name := s.name
 	rooms := s.rooms
-	s.rooms = make(map[string]struct{})
+	s.rooms = nil
 	s.mu.Unlock()
-	for room := range rooms {
+	for _, room := range rooms {
 		ctx, cancel := s.srv.ctx()
 		if err := s.srv.broker.Leave(ctx, room, name, s.id, reason, ""); err != nil && !errors.Is(err, ErrNotMember) {
 			s.srv.log.Error("leaving room", "room", room, "name", name, "err", err)
