@@ -3,16 +3,19 @@ package server
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// coalescer holds back the writes of busy connections so that several
-// frames go out in one write. A connection whose last write ended less than
-// window ago does not get a writer at once when a message arrives: it waits,
-// with every other such connection, for the coalescer's next round (at most
-// window later), and its writer then writes everything that arrived
-// meanwhile in one system call. On a connection that has been quiet for a
-// window the first message goes out at once, so a quiet round trip is not
+// coalescer holds back the writes of flooded connections so that several
+// frames go out in one write. A connection that has been sent at least
+// floodFrames frames within the last floodSpan windows (about one frame per
+// window, 100 frames/s at 10 ms, sustained) does not get a writer at once
+// when a message arrives: it waits, with every other such connection, for
+// the coalescer's next round (at most window later), and its writer then
+// writes everything that arrived meanwhile in one system call. Any other
+// connection is written at once, so neither a quiet round trip nor a
+// request and its answers (join, welcome, presence, the first chat) is
 // delayed; under a fan-out flood each member gets at most one write per
 // window instead of one per message, which is what the client and the
 // server pay for (a syscall each, several µs on a VM), not the bytes.
@@ -36,11 +39,35 @@ func newCoalescer(window time.Duration, start func(*session)) *coalescer {
 	return c
 }
 
-// busy reports whether a connection whose last write ended at lastWrite
-// (a monoNow reading; 0: never) should wait for the next round.
-func (c *coalescer) busy(lastWrite, now int64) bool {
-	return lastWrite != 0 && now-lastWrite < int64(c.window)
+// What makes a flood: floodFrames frames written within floodSpan
+// coalescing windows; a connection stays flooded for floodSpan windows after
+// the last span that reached it.
+const (
+	floodSpan   = 10
+	floodFrames = 10
+)
+
+// floodMeter is a connection's recent write rate as the coalescer judges it.
+type floodMeter struct {
+	spanStart int64        // monoNow when the current span began (writers only)
+	frames    int          // frames written in the current span (writers only)
+	until     atomic.Int64 // monoNow until which the connection counts as flooded
 }
+
+// record counts frames written at now (writers run one at a time).
+func (c *coalescer) record(m *floodMeter, frames int, now int64) {
+	span := int64(c.window) * floodSpan
+	if now-m.spanStart >= span {
+		m.spanStart, m.frames = now, 0
+	}
+	m.frames += frames
+	if m.frames >= floodFrames {
+		m.until.Store(now + span)
+	}
+}
+
+// flooded reports whether writes to the connection should wait for rounds.
+func (c *coalescer) flooded(m *floodMeter, now int64) bool { return now < m.until.Load() }
 
 // wait adds s to the next round, which starts its writer.
 func (c *coalescer) wait(s *session) {

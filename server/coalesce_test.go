@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -9,24 +10,38 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-func TestCoalescerBusy(t *testing.T) {
-	c := newCoalescer(10*time.Millisecond, func(*session) {})
+func TestFloodMeter(t *testing.T) {
+	c := newCoalescer(10*time.Millisecond, func(*session) {}) // spans of 100 ms
 	ms := int64(time.Millisecond)
+	type write struct {
+		at     int64
+		frames int
+	}
 	for _, tt := range []struct {
-		name           string
-		lastWrite, now int64
-		wantBusy       bool
+		name        string
+		writes      []write
+		at          int64 // when flooded is asked
+		wantFlooded bool
 	}{
-		{"never written", 0, 5 * ms, false},
-		{"written just now", 100 * ms, 100*ms + 1, true},
-		{"written inside the window", 100 * ms, 109 * ms, true},
-		{"written a window ago", 100 * ms, 110 * ms, false},
-		{"written long ago", 100 * ms, 900 * ms, false},
+		{"never written", nil, 5 * ms, false},
+		{"a request's answers: a few frames", []write{{1 * ms, 1}, {1 * ms, 2}, {3 * ms, 1}}, 4 * ms, false},
+		{"ten frames within a span", []write{{1 * ms, 4}, {20 * ms, 3}, {90 * ms, 3}}, 91 * ms, true},
+		{"one batch of ten", []write{{1 * ms, 10}}, 2 * ms, true},
+		{"a flood lasts a span after its last full span", []write{{1 * ms, 10}}, 100 * ms, true},
+		{"and ends then", []write{{1 * ms, 10}}, 101 * ms, false},
+		{"ten frames spread over two spans are no flood", []write{{1 * ms, 5}, {150 * ms, 5}}, 151 * ms, false},
+		{"a steady 100 frames/s is", []write{{1 * ms, 1}, {11 * ms, 1}, {21 * ms, 1}, {31 * ms, 1}, {41 * ms, 1},
+			{51 * ms, 1}, {61 * ms, 1}, {71 * ms, 1}, {81 * ms, 1}, {91 * ms, 1}}, 95 * ms, true},
 	} {
-		if got := c.busy(tt.lastWrite, tt.now); got != tt.wantBusy {
-			t.Errorf("%s: busy = %v, want %v", tt.name, got, tt.wantBusy)
+		var m floodMeter
+		for _, w := range tt.writes {
+			c.record(&m, w.frames, w.at)
+		}
+		if got := c.flooded(&m, tt.at); got != tt.wantFlooded {
+			t.Errorf("%s: flooded = %v, want %v", tt.name, got, tt.wantFlooded)
 		}
 	}
+	c.timer.Stop()
 }
 
 func TestCoalescerRoundStartsEachWaiterOnce(t *testing.T) {
@@ -66,17 +81,17 @@ func TestCoalescerTimerRunsTheRound(t *testing.T) {
 	}
 }
 
-// TestCoalescedFramesGoOutInOneWrite: on a connection written to a moment
-// ago, the frames that arrive before the coalescer's round go out together,
-// in one write; a quiet connection's first frame needs no round.
+// TestCoalescedFramesGoOutInOneWrite: a connection is written at once until
+// it is flooded; then the frames that arrive before the coalescer's round
+// go out together, in one write.
 func TestCoalescedFramesGoOutInOneWrite(t *testing.T) {
-	// A window of an hour: every round in this test is run by hand.
+	// A window of an hour: every round in this test is run by hand, and a
+	// flood, once reached, lasts for the whole test.
 	ts := startServer(t, func(c *Config) { c.WriteCoalesce = time.Hour })
 	alice, bob := ts.dial(t), ts.dial(t)
 	alice.send(`{"type":"join","name":"alice"}`)
-	alice.expect(map[string]any{"type": "welcome"}) // a quiet connection: at once
+	alice.expect(map[string]any{"type": "welcome"})
 	bob.send(`{"type":"join","name":"bob"}`)
-	// bob's welcome went out at once; what follows waits for rounds.
 	bob.expect(map[string]any{"type": "welcome"})
 
 	queued := func(name string) int {
@@ -85,23 +100,55 @@ func TestCoalescedFramesGoOutInOneWrite(t *testing.T) {
 		defer s.q.mu.Unlock()
 		return len(s.q.msgs)
 	}
-	// Run rounds until bob's join (and its presence) have reached both.
-	drain := func() {
-		for range 1000 {
+	// Not flooded yet: bob's join, presence and the first chats reach both
+	// without a round.
+	// (Rounds are run while waiting: the warm-up itself floods them.)
+	awaitChat := func(c *client, text string) {
+		t.Helper()
+		for range 10000 {
 			ts.coalesce.round()
-			if queued("alice") == 0 && queued("bob") == 0 {
-				return
+			select {
+			case b := <-c.msgs:
+				var m map[string]any
+				if err := json.Unmarshal(b, &m); err != nil {
+					t.Fatal(err)
+				}
+				if m["type"] == "chat" && m["text"] == text {
+					return
+				}
+			default:
+				time.Sleep(time.Millisecond)
 			}
-			time.Sleep(time.Millisecond)
 		}
-		t.Fatal("queues never drained")
+		t.Fatalf("%q never arrived", text)
 	}
-	drain()
-	for m := alice.next(); m["type"] != "join" || m["from"] != "bob"; m = alice.next() {
+	for i := range floodFrames {
+		alice.send(fmt.Sprintf(`{"type":"chat","text":"warm-up %d"}`, i))
 	}
-	for m := bob.next(); m["type"] != "join" || m["from"] != "bob"; m = bob.next() {
+	last := fmt.Sprintf("warm-up %d", floodFrames-1)
+	awaitChat(alice, last)
+	awaitChat(bob, last)
+	for _, name := range []string{"alice", "bob"} {
+		if !ts.sessionByName(name).flooded() {
+			t.Fatalf("%s is not flooded after %d frames", name, floodFrames)
+		}
 	}
-	drain()
+
+	// Both writers have finished (a writer still running takes what is
+	// queued without a round).
+	idle := func(name string) bool {
+		s := ts.sessionByName(name)
+		s.q.mu.Lock()
+		defer s.q.mu.Unlock()
+		return !s.q.running && len(s.q.msgs) == 0
+	}
+	for i := 0; !idle("alice") || !idle("bob"); i++ {
+		if i == 5000 {
+			t.Fatal("the writers never went idle")
+		}
+		ts.coalesce.round()
+		time.Sleep(time.Millisecond)
+	}
 
 	const n = 5
 	for i := range n {
@@ -113,8 +160,8 @@ func TestCoalescedFramesGoOutInOneWrite(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if q := queued("bob"); q != n {
-		t.Fatalf("bob's queue holds %d frames before the round, want %d", q, n)
+	if qa, qb := queued("alice"), queued("bob"); qa != n || qb != n {
+		t.Fatalf("the queues hold %d (alice) and %d (bob) frames before the round, want %d each", qa, qb, n)
 	}
 	writes := counterValue(t, ts.m.writes)
 	frames := counterValue(t, ts.m.framesOut)

@@ -31,7 +31,7 @@ type Config struct {
 	WriteTimeout    time.Duration         // 10 s
 	CloseTimeout    time.Duration         // 3 s (peer's answer to our Close, or its FIN)
 	QueueBytes      int                   // 1 MiB outbound queue per connection
-	WriteCoalesce   time.Duration         // 10 ms: a connection written to this recently waits up to this long to batch (0: off)
+	WriteCoalesce   time.Duration         // 10 ms: a flooded connection (≥ 10 frames in 10 windows) waits up to this long to batch (0: off)
 	TypingExpiry    time.Duration         // 6 s
 	TypingThrottle  time.Duration         // 2 s
 	Compression     bool                  // permessage-deflate when offered (true)

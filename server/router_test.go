@@ -102,9 +102,14 @@ func TestRoomsAndPresence(t *testing.T) {
 	bob.expect(map[string]any{"type": "leave", "room": "dev", "from": "Bob", "reason": "left", "ref": "bye-dev"})
 	alice.expect(map[string]any{"type": "leave", "room": "dev", "from": "Bob", "reason": "left"})
 
-	// Bob ends the session: alice sees him leave lobby, and the name is free.
+	// Bob ends the session: alice sees him leave lobby, and once bob has
+	// his 1000 bye the name is free (the leave events go out first, so a
+	// room never sees the name's next holder join before this one leaves).
 	bob.send(`{"type":"leave"}`)
 	alice.expect(map[string]any{"type": "leave", "room": "lobby", "from": "Bob", "reason": "left"})
+	if code, reason := bob.closed(); code != 1000 || reason != "bye" {
+		t.Fatalf("bob's session closed with %d %q, want 1000 bye", code, reason)
+	}
 	ts.joined(t, "bob")
 	alice.expect(map[string]any{"type": "join", "room": "lobby", "from": "bob"})
 }

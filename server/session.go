@@ -78,8 +78,8 @@ type session struct {
 
 	joined bool // read loop only
 
-	lastWrite     atomic.Int64 // monoNow when the writer last wrote (with coalescing)
-	writeDeadline int64        // monoNow of the socket's write deadline (writers only)
+	flood         floodMeter // with coalescing: whether writes wait for rounds
+	writeDeadline int64      // monoNow of the socket's write deadline (writers only)
 
 	// The read side when the socket is watched (watch != nil). The fields
 	// below state are touched only by the goroutine that reads; a wake-up
@@ -111,7 +111,7 @@ func newSession(srv *Server, conn *wire.Conn, remote string) *session {
 	}
 	s.q.start = s.startWriter
 	if c := srv.coalesce; c != nil {
-		s.q.shouldDefer = s.wroteRecently
+		s.q.shouldDefer = s.flooded
 		s.q.deferTo = func() { c.wait(s) }
 	}
 	s.wg.Add(1)
@@ -435,11 +435,11 @@ var endedCtx = func() context.Context {
 // writer is running (or, with coalescing, when the round comes).
 func (s *session) startWriter() { go s.writer() }
 
-// wroteRecently is the queue's shouldDefer with coalescing: a connection
-// written to less than a window ago waits for the coalescer's next round,
-// so that what arrives meanwhile goes out in the same write.
-func (s *session) wroteRecently() bool {
-	return s.srv.coalesce.busy(s.lastWrite.Load(), monoNow())
+// flooded is the queue's shouldDefer with coalescing: a flooded connection
+// waits for the coalescer's next round, so that what arrives meanwhile goes
+// out in the same write.
+func (s *session) flooded() bool {
+	return s.srv.coalesce.flooded(&s.flood, monoNow())
 }
 
 // writer writes what the queue hands it, one writev per batch, and the pings
@@ -455,6 +455,7 @@ func (s *session) writer() {
 			s.finish()
 			return
 		}
+		frames := len(batch)
 		if err := s.write(batch); err != nil {
 			s.close(closeCause{code: wire.StatusAbnormalClosure, reason: "write failed", leave: leaveDisconnected})
 			_ = s.conn.CloseNow()
@@ -465,9 +466,10 @@ func (s *session) writer() {
 			_ = s.conn.Ping(endedCtx, nil)
 			s.armPing()
 		}
-		if s.srv.coalesce != nil {
-			s.lastWrite.Store(monoNow())
-			if s.q.yield() {
+		if c := s.srv.coalesce; c != nil {
+			now := monoNow()
+			c.record(&s.flood, frames, now)
+			if c.flooded(&s.flood, now) && s.q.yield() {
 				// More arrived during the write: it waits for the
 				// round with whatever else arrives until then.
 				return

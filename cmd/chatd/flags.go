@@ -55,7 +55,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", def.IdleTimeout, "close a connection silent this long (1001 idle_timeout)")
 	fs.DurationVar(&o.cfg.PingInterval, "ping-interval", def.PingInterval, "how often the server pings each connection")
 	fs.IntVar(&o.cfg.QueueBytes, "queue-bytes", def.QueueBytes, "outbound queue per connection in bytes; a client that lets it overflow is closed (1008 slow_consumer)")
-	fs.DurationVar(&o.cfg.WriteCoalesce, "write-coalesce", def.WriteCoalesce, "a connection written to less than this ago waits up to this long so that what arrives meanwhile goes out in one write (0 turns it off; quiet connections are never delayed)")
+	fs.DurationVar(&o.cfg.WriteCoalesce, "write-coalesce", def.WriteCoalesce, "a flooded connection (sent at least 10 messages within 10 times this) waits up to this long so that what arrives meanwhile goes out in one write (0 turns it off; other connections are never delayed)")
 	o.nats.addFlags(fs)
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (message text is logged at debug only)")
