@@ -191,7 +191,9 @@ func (s *Server) fanout(typ string, members []*session, m *wire.PreparedMessage,
 			}, func(b []byte) { member.sendJSON(typ, b) })
 			continue
 		}
-		if member.send(m) {
+		// The sender's own copy is an answer it waits for: not held
+		// back for a coalescing round.
+		if member.sendAs(m, ev != nil && member.id == ev.Session) {
 			n++
 		}
 	}

@@ -60,7 +60,15 @@ func newOutQueue(limit int, serverHigh *atomic.Int64, start func()) *outQueue {
 }
 
 // push queues m unless the queue is closed or m would overflow it.
-func (q *outQueue) push(m *wire.PreparedMessage) pushResult {
+func (q *outQueue) push(m *wire.PreparedMessage) pushResult { return q.pushAs(m, false) }
+
+// pushNow is push for an answer the client is waiting for (its own
+// message's copy, a welcome, an error): the writer starts at once even on
+// a flooded connection, taking whatever else is queued along.
+func (q *outQueue) pushNow(m *wire.PreparedMessage) pushResult { return q.pushAs(m, true) }
+
+// pushAs is push and pushNow.
+func (q *outQueue) pushAs(m *wire.PreparedMessage, now bool) pushResult {
 	n := m.Len()
 	q.mu.Lock()
 	if q.closed {
@@ -79,7 +87,17 @@ func (q *outQueue) push(m *wire.PreparedMessage) pushResult {
 			h = q.serverHigh.Load()
 		}
 	}
-	act := q.claimLocked()
+	var act writerAction
+	if now && q.deferred {
+		// The writer waits for a round: start it now instead.
+		q.deferred = false
+		act = startNow
+	} else if now && !q.running {
+		q.running = true
+		act = startNow
+	} else {
+		act = q.claimLocked()
+	}
 	q.mu.Unlock()
 	q.act(act)
 	return pushed

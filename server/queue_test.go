@@ -222,3 +222,40 @@ func TestOutQueueDefersToCoalescingRounds(t *testing.T) {
 	q.push(m)
 	check("push on a quiet connection", 1, 0)
 }
+
+// TestOutQueuePushNowDoesNotWaitForTheRound: an answer the client waits for
+// starts the writer at once, on a flooded connection too, and takes a
+// writer deferred to the round along.
+func TestOutQueuePushNowDoesNotWaitForTheRound(t *testing.T) {
+	m := prepared(t, 10)
+	var started, deferrals int
+	q := newOutQueue(1<<20, nil, func() { started++ })
+	q.shouldDefer = func() bool { return true } // flooded
+	q.deferTo = func() { deferrals++ }
+
+	q.pushNow(m)
+	if started != 1 || deferrals != 0 {
+		t.Fatalf("pushNow on an idle flooded queue: %d starts, %d deferrals; want 1 and 0", started, deferrals)
+	}
+	batch, _, _, _ := q.next()
+	q.done(batch)
+	if _, _, _, ok := q.next(); ok {
+		t.Fatal("the writer has work left")
+	}
+
+	q.push(m)
+	if started != 1 || deferrals != 1 {
+		t.Fatalf("push on a flooded queue: %d starts, %d deferrals; want 1 and 1", started, deferrals)
+	}
+	q.pushNow(m)
+	if started != 2 {
+		t.Fatalf("pushNow while deferred: %d starts, want 2", started)
+	}
+	if batch, _, _, _ := q.next(); len(batch) != 2 {
+		t.Fatalf("the writer took %d frames, want both", len(batch))
+	}
+	q.roundStart()
+	if started != 2 {
+		t.Fatalf("the round after pushNow started another writer (%d starts)", started)
+	}
+}

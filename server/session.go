@@ -564,8 +564,19 @@ func (s *session) write(batch []*wire.PreparedMessage) error {
 // send queues a prepared frame. A queue that would overflow closes the
 // client (slow_consumer): it never blocks the caller and never drops a
 // message silently while the client stays connected.
-func (s *session) send(m *wire.PreparedMessage) bool {
-	switch s.q.push(m) {
+func (s *session) send(m *wire.PreparedMessage) bool { return s.sendAs(m, false) }
+
+// sendNow is send for an answer the client waits for: it is written at once
+// even when the connection's writes wait for coalescing rounds.
+func (s *session) sendNow(m *wire.PreparedMessage) bool { return s.sendAs(m, true) }
+
+// sendAs is send and sendNow.
+func (s *session) sendAs(m *wire.PreparedMessage, now bool) bool {
+	push := s.q.push
+	if now {
+		push = s.q.pushNow
+	}
+	switch push(m) {
 	case pushed:
 		return true
 	case overflow:
@@ -592,14 +603,17 @@ func (s *session) send(m *wire.PreparedMessage) bool {
 	return false
 }
 
-// sendJSON frames one envelope for this session alone.
+// sendJSON frames one envelope for this session alone: an answer to its
+// request (welcome, presence, its own message's copy with ref, an error, a
+// pm's confirmation) or a pm or typing indicator addressed to it. None of
+// these waits for a coalescing round.
 func (s *session) sendJSON(typ string, b []byte) {
 	m, err := wire.NewPreparedMessage(wire.TextMessage, b)
 	if err != nil {
 		s.srv.log.Error("framing a message", "type", typ, "err", err)
 		return
 	}
-	if s.send(m) {
+	if s.sendNow(m) {
 		s.srv.m.sent(typ, 1)
 	}
 }
