@@ -46,6 +46,7 @@ type outQueue struct {
 	shouldDefer func() bool
 	deferTo     func()
 	deferred    bool // running, but the writer waits for a round
+	urgent      bool // a pushNow frame is queued for the running writer: it must not yield
 	// serverHigh is the high-water mark over all of the server's queues,
 	// raised here so the metric needs no walk over the connections.
 	serverHigh *atomic.Int64
@@ -95,6 +96,10 @@ func (q *outQueue) pushAs(m *wire.PreparedMessage, now bool) pushResult {
 	} else if now && !q.running {
 		q.running = true
 		act = startNow
+	} else if now {
+		// A writer runs: it takes this frame unless it yields to the
+		// round, which urgent forbids.
+		q.urgent = true
 	} else {
 		act = q.claimLocked()
 	}
@@ -154,7 +159,7 @@ func (q *outQueue) roundStart() {
 // such work or the queue is closed: the writer carries on with next.
 func (q *outQueue) yield() bool {
 	q.mu.Lock()
-	if q.deferTo == nil || q.closed || (len(q.msgs) == 0 && !q.ping) {
+	if q.deferTo == nil || q.closed || q.urgent || (len(q.msgs) == 0 && !q.ping) {
 		q.mu.Unlock()
 		return false
 	}
@@ -210,6 +215,7 @@ func (q *outQueue) take() []*wire.PreparedMessage {
 // takeLocked is take's body.
 func (q *outQueue) takeLocked() []*wire.PreparedMessage {
 	batch := q.msgs
+	q.urgent = false
 	q.msgs = q.spare[:0]
 	q.spare = nil
 	return batch

@@ -258,4 +258,18 @@ func TestOutQueuePushNowDoesNotWaitForTheRound(t *testing.T) {
 	if started != 2 {
 		t.Fatalf("the round after pushNow started another writer (%d starts)", started)
 	}
+
+	// A pushNow while the writer runs: the writer must not yield it to
+	// the round.
+	q.pushNow(m)
+	if q.yield() {
+		t.Fatal("the writer yielded an urgent frame to the round")
+	}
+	if batch, _, _, ok := q.next(); !ok || len(batch) != 1 {
+		t.Fatalf("the writer took %d frames (ok %v), want the urgent one", len(batch), ok)
+	}
+	q.push(m)
+	if !q.yield() {
+		t.Fatal("a plain frame after the urgent one was taken: the writer should yield")
+	}
 }
