@@ -172,6 +172,14 @@ func TestCoalescedFramesGoOutInOneWrite(t *testing.T) {
 	for i := range n {
 		bob.expect(map[string]any{"type": "chat", "text": fmt.Sprintf("m%d", i)})
 	}
+	// The writer counts its write after the syscall, which may be after
+	// bob has read the bytes: wait for it to finish.
+	for i := 0; !idle("bob"); i++ {
+		if i == 5000 {
+			t.Fatal("bob's writer never finished")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if w, f := counterValue(t, ts.m.writes)-writes, counterValue(t, ts.m.framesOut)-frames; w != 1 || f != n {
 		t.Fatalf("the round wrote %v frames in %v writes, want %d in one", f, w, n)
 	}
