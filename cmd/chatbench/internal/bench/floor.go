@@ -248,23 +248,7 @@ func WSEchoHandler() http.Handler {
 // ServeTCPEchoChild is ServeChild for the raw TCP echo: it listens on addr,
 // announces "listening ADDR" on out and echoes until stdin reaches EOF.
 func ServeTCPEchoChild(addr string, out io.Writer, stdin io.Reader) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- ServeTCPEcho(ln) }()
-	fmt.Fprintf(out, "listening %s\n", ln.Addr())
-	eof := make(chan struct{})
-	go func() { _, _ = io.Copy(io.Discard, stdin); close(eof) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-eof:
-	}
-	_ = ln.Close()
-	<-errc
-	return nil
+	return serveUntilEOF(addr, out, stdin, ServeTCPEcho, func(ln net.Listener) { _ = ln.Close() })
 }
 
 // connSet tracks the echo's connections so that stopping it closes them

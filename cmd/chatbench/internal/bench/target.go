@@ -89,13 +89,21 @@ func DebugMux(server http.Handler) http.Handler {
 // announces "listening ADDR" on out, serves h until stdin reaches EOF (the
 // parent closed it, or died), then returns.
 func ServeChild(addr string, h http.Handler, out io.Writer, stdin io.Reader) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// The parent is done with us: no graceful drain, the numbers are taken.
+	return serveUntilEOF(addr, out, stdin, srv.Serve, func(net.Listener) { _ = srv.Close() })
+}
+
+// serveUntilEOF listens on addr, announces "listening ADDR" on out, runs
+// serve until it fails or stdin reaches EOF, then stops it with stop and
+// waits for serve to return.
+func serveUntilEOF(addr string, out io.Writer, stdin io.Reader, serve func(net.Listener) error, stop func(net.Listener)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve(ln) }()
 	fmt.Fprintf(out, "listening %s\n", ln.Addr())
 	eof := make(chan struct{})
 	go func() { _, _ = io.Copy(io.Discard, stdin); close(eof) }()
@@ -104,8 +112,7 @@ func ServeChild(addr string, h http.Handler, out io.Writer, stdin io.Reader) err
 		return err
 	case <-eof:
 	}
-	// The parent is done with us: no graceful drain, the numbers are taken.
-	_ = srv.Close()
+	stop(ln)
 	<-errc
 	return nil
 }
