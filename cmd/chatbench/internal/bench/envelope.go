@@ -152,6 +152,12 @@ func appendText(dst []byte, sent time.Duration, sender int, seq int64, textLen i
 	start := len(dst)
 	dst = append(dst, textPrefix...)
 	dst = strconv.AppendInt(dst, int64(sent), 10)
+	return appendTextTail(dst, start, sender, seq, textLen)
+}
+
+// appendTextTail appends what follows the send time in a text begun at
+// dst[start]: ".<sender>.<seq>." and the padding.
+func appendTextTail(dst []byte, start, sender int, seq int64, textLen int) []byte {
 	dst = append(dst, '.')
 	dst = strconv.AppendInt(dst, int64(sender), 10)
 	dst = append(dst, '.')

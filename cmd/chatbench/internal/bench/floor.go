@@ -97,13 +97,7 @@ func floorRun(ctx context.Context, o Options, t *Target, dial Dialer, load func(
 	stop()
 	rtt := Summarize(p.st.rtt.Snapshot(false))
 	res.RTT = &rtt
-	p.closeAll()
-	res.Missing, res.Extra = p.accounting()
-	res.Errors = p.st.errors.Load()
-	res.Foreign = p.st.foreign.Load()
-	if e := p.st.firstErr.Load(); e != nil {
-		res.FirstError = *e
-	}
+	p.settle(res)
 	return res, ctx.Err()
 }
 

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"strconv"
 	"time"
 )
 
@@ -40,15 +39,7 @@ func appendStampSlot(dst []byte, sender int, seq int64, textLen int) []byte {
 	for range stampWidth {
 		dst = append(dst, '0')
 	}
-	dst = append(dst, '.')
-	dst = strconv.AppendInt(dst, int64(sender), 10)
-	dst = append(dst, '.')
-	dst = strconv.AppendInt(dst, seq, 10)
-	dst = append(dst, '.')
-	for len(dst)-start < textLen {
-		dst = append(dst, 'x')
-	}
-	return dst
+	return appendTextTail(dst, start, sender, seq, textLen)
 }
 
 // putStamp writes sent into slot as len(slot) decimal digits, zero-padded

@@ -158,13 +158,7 @@ func Run(ctx context.Context, o Options, t *Target, dial Dialer) (*Result, error
 	default:
 		return nil, fmt.Errorf("unknown scenario %q (want one of %v)", o.Scenario, Scenarios)
 	}
-	p.closeAll()
-	res.Missing, res.Extra = p.accounting()
-	res.Errors = p.st.errors.Load()
-	res.Foreign = p.st.foreign.Load()
-	if e := p.st.firstErr.Load(); e != nil {
-		res.FirstError = *e
-	}
+	p.settle(res)
 	return res, err
 }
 
@@ -412,4 +406,16 @@ func (p *pool) cycle(ctx context.Context, idx int, room string) error {
 		return fmt.Errorf("%s: leave ended with close code %d (%v), want 1000", c.name, code, c.err)
 	}
 	return nil
+}
+
+// settle closes every connection and fills res with what the run owes and
+// what went wrong: missing and extra deliveries, errors, foreign frames.
+func (p *pool) settle(res *Result) {
+	p.closeAll()
+	res.Missing, res.Extra = p.accounting()
+	res.Errors = p.st.errors.Load()
+	res.Foreign = p.st.foreign.Load()
+	if e := p.st.firstErr.Load(); e != nil {
+		res.FirstError = *e
+	}
 }
