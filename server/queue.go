@@ -88,21 +88,7 @@ func (q *outQueue) pushAs(m *wire.PreparedMessage, now bool) pushResult {
 			h = q.serverHigh.Load()
 		}
 	}
-	var act writerAction
-	if now && q.deferred {
-		// The writer waits for a round: start it now instead.
-		q.deferred = false
-		act = startNow
-	} else if now && !q.running {
-		q.running = true
-		act = startNow
-	} else if now {
-		// A writer runs: it takes this frame unless it yields to the
-		// round, which urgent forbids.
-		q.urgent = true
-	} else {
-		act = q.claimLocked()
-	}
+	act := q.claimLocked(now)
 	q.mu.Unlock()
 	q.act(act)
 	return pushed
@@ -118,12 +104,22 @@ const (
 )
 
 // claimLocked marks the writer running and says what the caller must do.
-func (q *outQueue) claimLocked() writerAction {
-	if q.running {
+// With now (an answer the client waits for, or the close) the writer is not
+// left waiting for a coalescing round: a deferred one starts at once, and a
+// running one may not yield what is queued to the round.
+func (q *outQueue) claimLocked(now bool) writerAction {
+	switch {
+	case now && q.deferred:
+		q.deferred = false
+		return startNow
+	case q.running:
+		if now {
+			q.urgent = true
+		}
 		return noAction
 	}
 	q.running = true
-	if !q.closed && q.shouldDefer != nil && q.shouldDefer() {
+	if !now && q.shouldDefer != nil && q.shouldDefer() {
 		q.deferred = true
 		return deferStart
 	}
@@ -178,7 +174,7 @@ func (q *outQueue) pingDue() {
 		return
 	}
 	q.ping = true
-	act := q.claimLocked()
+	act := q.claimLocked(false)
 	q.mu.Unlock()
 	q.act(act)
 }
@@ -248,14 +244,7 @@ func (q *outQueue) close() {
 		return
 	}
 	q.closed = true
-	if q.deferred {
-		// The writer waits for a round: a close does not.
-		q.deferred = false
-		q.mu.Unlock()
-		q.start()
-		return
-	}
-	act := q.claimLocked()
+	act := q.claimLocked(true) // a close never waits for a round
 	q.mu.Unlock()
 	q.act(act)
 }
